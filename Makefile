@@ -1,0 +1,47 @@
+# ftps-gateway: the two commands are `make run` and `make test`; the rest serve them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PROTO_OUT := services/common/src/gateway_common/proto
+PROTO_SRC := $(wildcard protos/gateway/v1/*.proto)
+
+.PHONY: help bootstrap run test test-unit test-e2e lint typecheck check protos protos-check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+bootstrap: ## install system tools, uv and the locked Python workspace into .venv
+	@scripts/bootstrap.sh
+
+run: bootstrap ## set up the demo PKI and routes, start RabbitMQ if needed and every service
+	@scripts/run-local.sh
+
+test: bootstrap protos-check ## unit, integration and end-to-end tests (the CI entry point)
+	@scripts/ensure-rabbitmq.sh
+	.venv/bin/pytest -q -ra
+
+lint: ## ruff
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: ## mypy --strict over every service
+	.venv/bin/mypy
+
+check: lint typecheck protos-check ## every static check
+
+protos: ## regenerate the protobuf code from protos/
+	@rm -rf $(PROTO_OUT) && mkdir -p $(PROTO_OUT)/gateway/v1
+	.venv/bin/python -m grpc_tools.protoc -Iprotos --plugin=protoc-gen-mypy=.venv/bin/protoc-gen-mypy --python_out=$(PROTO_OUT) --mypy_out=$(PROTO_OUT) $(PROTO_SRC)
+	@sed -i 's/^from gateway\.v1 import/from gateway_common.proto.gateway.v1 import/' $(PROTO_OUT)/gateway/v1/*.py $(PROTO_OUT)/gateway/v1/*.pyi
+	@touch $(PROTO_OUT)/__init__.py $(PROTO_OUT)/gateway/__init__.py $(PROTO_OUT)/gateway/v1/__init__.py
+
+protos-check: ## fail when the committed generated code drifts from protos/
+	@scripts/protos-check.sh $(PROTO_OUT)
+
+bench: bootstrap ## throughput and latency figures (FTPS upload MB/s, upload-to-status latency)
+	@scripts/ensure-rabbitmq.sh
+	.venv/bin/python -m tests.bench.run
+
+clean: ## remove the local state of `make run`
+	rm -rf var/

@@ -1,0 +1,101 @@
+"""Delivers files to a backend over HTTP: one POST per transaction, streamed from the spool.
+
+Route options:
+    url            where to POST (required)
+    timeout        seconds for the whole request (default 60)
+    token_env      name of an environment variable holding a bearer token for this backend
+
+The backend answers 2xx to accept (JSON ``transaction_id`` and ``message`` are optional),
+4xx to refuse (JSON ``reason``/``detail`` or the text becomes the status error),
+408/429/5xx or no answer to have the delivery retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway_common.adapter import Accepted, Adapter, Delivery, PermanentError, TransientError
+
+CHUNK = 1 << 20
+_RETRYABLE = {408, 425, 429}
+
+
+async def _stream(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("reason", "detail", "message", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])[:500]
+    return str(body)[:500]
+
+
+@dataclass
+class HttpAdapter(Adapter):
+    name = "http"
+    client: httpx.AsyncClient = field(init=False)
+
+    async def start(self) -> None:
+        self.client = httpx.AsyncClient(follow_redirects=False)
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+
+    async def deliver(self, delivery: Delivery) -> Accepted:
+        url = delivery.options.get("url")
+        if not url:
+            raise PermanentError("route_misconfigured", "the route has no backend url", "Contact the gateway operators.")
+        upload = delivery.upload
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(upload.size),
+            "Idempotency-Key": delivery.idempotency_key,
+            "X-Gateway-Transaction-Id": upload.gateway_txid,
+            "X-FTP-Transaction-Id": upload.ftp_txid,
+            "X-File-Name": upload.file_name,
+            "X-Service": upload.service,
+            "X-Sender-Tenant": upload.sender.tenant,
+            "X-Sender-Serial-Number": upload.sender.serial_number,
+            "X-Content-SHA256": upload.sha256,
+            "X-Delivery-Attempt": str(delivery.attempt),
+        }
+        if token_env := delivery.options.get("token_env"):
+            headers["Authorization"] = f"Bearer {os.environ.get(token_env, '')}"
+        timeout = float(delivery.options.get("timeout", "60"))
+        try:
+            response = await self.client.post(url, content=_stream(delivery.path), headers=headers, timeout=timeout)
+        except httpx.TransportError as exc:
+            raise TransientError("backend_unreachable", f"backend not reachable: {type(exc).__name__}") from exc
+        status = response.status_code
+        if status >= 500 or status in _RETRYABLE:
+            raise TransientError(f"backend_http_{status}", f"backend answered {status}: {_reason(response)}")
+        if status >= 400:
+            raise PermanentError(
+                f"backend_http_{status}",
+                _reason(response),
+                "Correct the file as the backend system describes and upload it with a new transaction id.",
+            )
+        if not 200 <= status < 300:
+            raise PermanentError(f"backend_http_{status}", f"unexpected answer {status} from the backend")
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        backend_txid = str(body.get("transaction_id", "")) if isinstance(body, dict) else ""
+        message = str(body.get("message", "")) if isinstance(body, dict) else ""
+        return Accepted(backend_txid=backend_txid or response.headers.get("X-Transaction-Id", ""), message=message)

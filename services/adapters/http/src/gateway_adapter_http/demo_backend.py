@@ -1,0 +1,84 @@
+"""A small backend system for demos and tests: it takes files the way the HTTP adapter sends them.
+
+It refuses empty files and ``.xml`` files that are not well-formed XML (422 with the reason),
+answers 503 while ``/unavailable`` is switched on, and recognises retried deliveries by their
+Idempotency-Key, answering with the transaction id it gave the first time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Annotated
+from xml.etree import ElementTree as ET
+
+import uvicorn
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DemoBackendSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_DEMO_BACKEND_")
+
+    host: str = Field(default="127.0.0.1", description="Bind address of the demo backend.")
+    port: int = Field(default=9180, description="Port of the demo backend.")
+
+
+def build_app() -> FastAPI:
+    app = FastAPI(title="demo backend")
+    transactions: dict[str, str] = {}
+    deliveries: dict[str, int] = {}
+    state = {"unavailable": False}
+
+    @app.post("/files")
+    async def receive(
+        request: Request,
+        idempotency_key: Annotated[str, Header()],
+        x_file_name: Annotated[str, Header()] = "",
+        x_content_sha256: Annotated[str, Header()] = "",
+    ) -> JSONResponse:
+        if state["unavailable"]:
+            return JSONResponse({"reason": "backend under maintenance"}, status_code=503)
+        digest = hashlib.sha256()
+        body = bytearray()
+        async for chunk in request.stream():
+            digest.update(chunk)
+            body += chunk
+        deliveries[idempotency_key] = deliveries.get(idempotency_key, 0) + 1
+        if x_content_sha256 and digest.hexdigest() != x_content_sha256:
+            return JSONResponse({"reason": "content does not match its SHA-256"}, status_code=400)
+        if not body:
+            return JSONResponse({"reason": "the file is empty"}, status_code=422)
+        if x_file_name.lower().endswith(".xml"):
+            try:
+                ET.fromstring(bytes(body))  # noqa: S314 - demo input from the test suite
+            except ET.ParseError as exc:
+                return JSONResponse({"reason": f"the file is not well-formed XML: {exc}"}, status_code=422)
+        duplicate = idempotency_key in transactions
+        txid = transactions.setdefault(idempotency_key, f"DEMO-{uuid.uuid4().hex[:12]}")
+        return JSONResponse(
+            {"transaction_id": txid, "message": "duplicate delivery recognised" if duplicate else "file accepted"},
+            status_code=200 if duplicate else 201,
+        )
+
+    @app.get("/deliveries")
+    def list_deliveries() -> dict[str, int]:
+        return deliveries
+
+    @app.put("/unavailable/{flag}")
+    def set_unavailable(flag: bool) -> dict[str, bool]:
+        state["unavailable"] = flag
+        return state
+
+    return app
+
+
+def main() -> None:
+    settings = DemoBackendSettings()
+    uvicorn.run(build_app(), host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Building the bus messages. Event ids of status events are deterministic, so that a step
+that is redone after a crash produces the same event and the status history stays clean."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gateway_common.proto.gateway.v1 import events_pb2
+
+StatusCode = events_pb2.StatusCode
+
+# Status code as the client sees it in the XML (the client guide and the old gateway's docs).
+XML_CODE: dict[int, int] = {
+    events_pb2.STATUS_CODE_ERROR: 0,
+    events_pb2.STATUS_CODE_SENT: 1,
+    events_pb2.STATUS_CODE_ACCEPTED: 2,
+    events_pb2.STATUS_CODE_RESPONSE: 3,
+}
+STATUS_TEXT: dict[int, str] = {
+    events_pb2.STATUS_CODE_ERROR: "An error has occurred",
+    events_pb2.STATUS_CODE_SENT: "File has been sent to the Backend System / Business Service",
+    events_pb2.STATUS_CODE_ACCEPTED: "The Backend System / Business Service has accepted the file",
+    events_pb2.STATUS_CODE_RESPONSE: "A response from the Backend System / Business Service is available",
+}
+_SLUG: dict[int, str] = {
+    events_pb2.STATUS_CODE_ERROR: "error",
+    events_pb2.STATUS_CODE_SENT: "sent",
+    events_pb2.STATUS_CODE_ACCEPTED: "accepted",
+    events_pb2.STATUS_CODE_RESPONSE: "response",
+}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def timestamp(when: datetime | None = None) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(when or datetime.now(UTC))
+    return ts
+
+
+def status_event(
+    upload: events_pb2.UploadReceived,
+    code: events_pb2.StatusCode.ValueType,
+    source: str,
+    *,
+    message: str = "",
+    error: events_pb2.StatusError | None = None,
+    backend_txid: str = "",
+    response_file: str = "",
+) -> events_pb2.StatusEvent:
+    # One event per (transaction, outcome, response file): redoing a step cannot add history.
+    suffix = f"/{response_file}" if response_file else ""
+    return events_pb2.StatusEvent(
+        event_id=f"{upload.gateway_txid}/{_SLUG[code]}{suffix}",
+        gateway_txid=upload.gateway_txid,
+        sender=upload.sender,
+        service=upload.service,
+        ftp_txid=upload.ftp_txid,
+        file_name=upload.file_name,
+        code=code,
+        occurred_at=timestamp(),
+        received_at=upload.received_at,
+        source=source,
+        message=message or STATUS_TEXT[code],
+        error=error,
+        backend_txid=backend_txid,
+        response_file=response_file,
+        size=upload.size,
+        sha256=upload.sha256,
+    )

@@ -1,0 +1,245 @@
+"""RabbitMQ topology and the publish/consume helpers every service uses (aio-pika).
+
+Topology (all durable, quorum queues, persistent messages, publisher confirms):
+
+    exchange "gateway" (topic)
+      upload.received      -> gateway.router.uploads      (router)
+      dispatch.<adapter>   -> gateway.adapter.<adapter>   (adapter)
+      status.event         -> gateway.status.events       (status service)
+      outbound.file        -> gateway.status.outbound     (status service)
+      parked.<queue>       -> gateway.parked              (operators; see README)
+    gateway.adapter.<adapter>.retry.<n>: delayed retries, dead-lettered back to the adapter queue
+
+A message's AMQP ``type`` is the protobuf full name of its body; ``message_id`` is its event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import aio_pika.abc
+from google.protobuf.message import DecodeError, Message
+
+from gateway_common import metrics
+from gateway_common.logging import get_logger
+from gateway_common.proto.gateway.v1 import events_pb2
+
+log = get_logger(__name__)
+
+RK_UPLOAD = "upload.received"
+RK_STATUS = "status.event"
+RK_OUTBOUND = "outbound.file"
+QUEUE_UPLOADS = "gateway.router.uploads"
+QUEUE_STATUS = "gateway.status.events"
+QUEUE_OUTBOUND = "gateway.status.outbound"
+QUEUE_PARKED = "gateway.parked"
+# After this many deliveries of one message (crashes, handler errors) it is parked.
+DELIVERY_LIMIT = 10
+# Delays of the adapter retry levels, in seconds; the last is reused until attempts run out.
+RETRY_DELAYS = (2.0, 10.0, 60.0, 300.0)
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.DESCRIPTOR.full_name: cls
+    for cls in (events_pb2.UploadReceived, events_pb2.Dispatch, events_pb2.StatusEvent, events_pb2.OutboundFile)
+}
+
+
+def dispatch_key(adapter: str) -> str:
+    return f"dispatch.{adapter}"
+
+
+def adapter_queue(adapter: str) -> str:
+    return f"gateway.adapter.{adapter}"
+
+
+def retry_queue(adapter: str, level: int) -> str:
+    return f"{adapter_queue(adapter)}.retry.{level}"
+
+
+def parked_key(queue: str) -> str:
+    return f"parked.{queue}"
+
+
+class PoisonMessage(Exception):
+    """The message can never be handled (undecodable, unknown type, invalid content)."""
+
+
+Handler = Callable[[Any, aio_pika.abc.AbstractIncomingMessage], Awaitable[None]]
+
+
+class Bus:
+    """One robust broker connection per service: declares topology, publishes with confirms."""
+
+    def __init__(self, url: str, exchange: str = "gateway", prefetch: int = 32) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.prefetch = prefetch
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def connect(self, timeout: float = 30.0) -> None:
+        self._connection = await asyncio.wait_for(aio_pika.connect_robust(self.url), timeout)
+        self._connection.reconnect_callbacks.add(lambda *_: metrics.AMQP_CONNECTED.set(1))
+        self._connection.close_callbacks.add(lambda *_: metrics.AMQP_CONNECTED.set(0))
+        metrics.AMQP_CONNECTED.set(1)
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self.prefetch)
+        self._exchange = await self._channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        await self._declare(QUEUE_PARKED, "parked.#", dead_letter=False)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        metrics.AMQP_CONNECTED.set(0)
+
+    @property
+    def channel(self) -> aio_pika.abc.AbstractChannel:
+        if self._channel is None:
+            raise RuntimeError("bus is not connected")
+        return self._channel
+
+    @property
+    def exchange(self) -> aio_pika.abc.AbstractExchange:
+        if self._exchange is None:
+            raise RuntimeError("bus is not connected")
+        return self._exchange
+
+    async def _declare(
+        self, name: str, routing_key: str | None, *, dead_letter: bool = True, extra: dict[str, Any] | None = None
+    ) -> aio_pika.abc.AbstractQueue:
+        arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+        if dead_letter:
+            arguments |= {
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": self.exchange_name,
+                "x-dead-letter-routing-key": parked_key(name),
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+        arguments |= extra or {}
+        queue = await self.channel.declare_queue(name, durable=True, arguments=arguments)
+        if routing_key is not None:
+            await queue.bind(self.exchange, routing_key)
+        return queue
+
+    async def declare_uploads(self) -> aio_pika.abc.AbstractQueue:
+        return await self._declare(QUEUE_UPLOADS, RK_UPLOAD)
+
+    async def declare_status(self) -> aio_pika.abc.AbstractQueue:
+        return await self._declare(QUEUE_STATUS, RK_STATUS)
+
+    async def declare_outbound(self) -> aio_pika.abc.AbstractQueue:
+        return await self._declare(QUEUE_OUTBOUND, RK_OUTBOUND)
+
+    async def declare_adapter(self, adapter: str) -> aio_pika.abc.AbstractQueue:
+        queue = await self._declare(adapter_queue(adapter), dispatch_key(adapter))
+        for level in range(len(RETRY_DELAYS)):
+            # Retry queues have no consumer: a message waits out its expiration there and is
+            # dead-lettered straight back to the adapter queue through the default exchange.
+            await self._declare(
+                retry_queue(adapter, level),
+                None,
+                dead_letter=False,
+                extra={
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": adapter_queue(adapter),
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                },
+            )
+        return queue
+
+    def _message(self, body: Message, message_id: str, **properties: Any) -> aio_pika.Message:
+        return aio_pika.Message(
+            body=body.SerializeToString(),
+            type=body.DESCRIPTOR.full_name,
+            message_id=message_id,
+            content_type="application/x-protobuf",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            **properties,
+        )
+
+    async def publish(self, routing_key: str, body: Message, message_id: str) -> None:
+        """Publish to the gateway exchange and wait for the broker's confirm.
+
+        ``mandatory`` makes an unroutable message an error instead of a silent drop.
+        """
+        await self.exchange.publish(self._message(body, message_id), routing_key, mandatory=True)
+
+    async def publish_to_queue(
+        self, queue: str, body: Message, message_id: str, expiration: float | None = None
+    ) -> None:
+        """Publish straight to one queue (retry levels), waiting for the confirm."""
+        message = self._message(body, message_id, expiration=expiration)
+        await self.channel.default_exchange.publish(message, queue, mandatory=True)
+
+    async def park(self, queue: str, message: aio_pika.abc.AbstractIncomingMessage, reason: str) -> None:
+        headers = dict(message.headers or {})
+        headers |= {"x-parked-from": queue, "x-parked-reason": reason[:500]}
+        parked = aio_pika.Message(
+            body=message.body,
+            type=message.type,
+            message_id=message.message_id,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=headers,
+        )
+        await self.exchange.publish(parked, parked_key(queue), mandatory=True)
+        metrics.MESSAGES_PARKED.labels(queue=queue, reason=reason.split(":", 1)[0]).inc()
+        log.warning("message parked", queue=queue, message_id=message.message_id, reason=reason)
+
+    async def consume(self, queue: aio_pika.abc.AbstractQueue, handler: Handler) -> None:
+        """Run ``handler(decoded, raw)`` for each message; ack when it returns.
+
+        Poison messages are parked at once. A handler error leaves the message to be
+        redelivered (after a pause, so a broken dependency does not spin the CPU); the
+        quorum queue's delivery limit parks it if it keeps failing.
+        """
+        name = queue.name
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            try:
+                decoded = decode(message)
+            except PoisonMessage as exc:
+                await self.park(name, message, f"poison: {exc}")
+                await message.ack()
+                metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="parked").inc()
+                return
+            try:
+                await handler(decoded, message)
+            except PoisonMessage as exc:
+                await self.park(name, message, f"invalid: {exc}")
+                await message.ack()
+                metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="parked").inc()
+            except Exception:
+                log.exception("handler failed; message will be redelivered", queue=name, message_id=message.message_id)
+                metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="failed").inc()
+                await asyncio.sleep(1.0)
+                await message.nack(requeue=True)
+            else:
+                await message.ack()
+                metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="ok").inc()
+
+        await queue.consume(on_message)
+
+
+def decode(message: aio_pika.abc.AbstractIncomingMessage) -> Message:
+    cls = MESSAGE_TYPES.get(message.type or "")
+    if cls is None:
+        raise PoisonMessage(f"unknown message type {message.type!r}")
+    body = cls()
+    try:
+        body.ParseFromString(message.body)
+    except DecodeError as exc:
+        raise PoisonMessage(f"undecodable {message.type}: {exc}") from exc
+    return body

@@ -1,0 +1,74 @@
+"""Every Prometheus metric of the gateway, in one place.
+
+Alerts, the Grafana dashboard and the runbook refer to these names; a test checks that each
+name they use is defined here.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+BUILD_INFO = Info("gateway_build", "Version of the running gateway service.")
+
+# --- FTPS ingress
+FTPS_SESSIONS = Gauge("gateway_ftps_sessions", "Open FTPS control connections.")
+FTPS_SESSIONS_TOTAL = Counter("gateway_ftps_sessions_total", "FTPS control connections accepted.")
+FTPS_LOGINS = Counter(
+    "gateway_ftps_logins_total",
+    "Login attempts by result, refusal reason and certificate kind.",
+    ["result", "reason", "kind"],
+)
+FTPS_COMMAND_REFUSALS = Counter(
+    "gateway_ftps_refusals_total",
+    "FTP commands refused by the gateway's policy, by command and reason.",
+    ["command", "reason"],
+)
+UPLOADS = Counter("gateway_uploads_total", "Uploads by service and result.", ["service", "result"])
+UPLOAD_BYTES = Counter("gateway_upload_bytes_total", "Bytes of completed uploads.", ["service"])
+UPLOAD_FINALIZE_SECONDS = Histogram(
+    "gateway_upload_finalize_seconds",
+    "Time from the last byte received to the 226 reply (fsync, outbox, publish).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OUTBOX_BACKLOG = Gauge("gateway_outbox_backlog", "Upload events waiting in the outbox.")
+OUTBOX_OLDEST_AGE = Gauge(
+    "gateway_outbox_oldest_age_seconds", "Age of the oldest upload event waiting in the outbox."
+)
+CLIENT_CERT_NOT_AFTER = Gauge(
+    "gateway_client_certificate_expiry_timestamp_seconds",
+    "Expiry of certificates that logged in recently, per tenant and subject.",
+    ["tenant", "subject_id", "kind"],
+)
+
+# --- messaging (every service)
+MESSAGES_CONSUMED = Counter(
+    "gateway_messages_consumed_total", "Messages handled by queue and outcome.", ["queue", "outcome"]
+)
+MESSAGES_PARKED = Counter(
+    "gateway_messages_parked_total", "Messages moved to the parking queue.", ["queue", "reason"]
+)
+AMQP_CONNECTED = Gauge("gateway_amqp_connected", "1 while the service holds a broker connection.")
+
+# --- router
+EVENTS_ROUTED = Counter(
+    "gateway_events_routed_total", "Upload events routed by service and result.", ["service", "result"]
+)
+
+# --- adapters
+DELIVERIES = Counter(
+    "gateway_deliveries_total", "Delivery attempts by adapter and result.", ["adapter", "result"]
+)
+DELIVERY_SECONDS = Histogram(
+    "gateway_delivery_seconds", "Time an adapter spent delivering one file.", ["adapter"]
+)
+
+# --- status
+STATUS_FILES_WRITTEN = Counter(
+    "gateway_status_files_written_total", "Status XML files written by status code.", ["code"]
+)
+UPLOAD_TO_STATUS_SECONDS = Histogram(
+    "gateway_upload_to_status_seconds",
+    "Time from upload received to its status file written, by status code.",
+    ["code"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+)

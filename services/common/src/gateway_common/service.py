@@ -1,0 +1,62 @@
+"""Process lifecycle shared by every service: logging, the HTTP face, signals, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from gateway_common import metrics
+from gateway_common.health import ReadinessCheck, build_health_app, serve_http
+from gateway_common.logging import configure_logging, get_logger
+from gateway_common.settings import ServiceSettings
+
+
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+async def _run(
+    name: str,
+    settings: ServiceSettings,
+    main: Callable[[], Awaitable[None]],
+    checks: list[ReadinessCheck],
+    app: FastAPI | None,
+) -> None:
+    log = get_logger(name)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    http = asyncio.create_task(serve_http(build_health_app(name, checks, app), settings), name="http")
+    work = asyncio.create_task(main(), name="main")  # type: ignore[arg-type]
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    log.info("service started", http_port=settings.http_port, data_dir=str(settings.data_dir))
+    done, _ = await asyncio.wait({http, work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (http, work, stopper):
+        task.cancel()
+    await asyncio.gather(http, work, stopper, return_exceptions=True)
+    for task in done:
+        if task is not stopper and not task.cancelled() and task.exception() is not None:
+            log.error("service failed", error=repr(task.exception()))
+            raise SystemExit(1)
+    log.info("service stopped")
+
+
+def run_service(
+    name: str,
+    settings: ServiceSettings,
+    main: Callable[[], Awaitable[None]],
+    checks: list[ReadinessCheck] | None = None,
+    app: FastAPI | None = None,
+) -> None:
+    """Run ``main`` with /healthz, /readyz and /metrics beside it until SIGTERM or SIGINT."""
+    configure_logging(name, settings.log_level, settings.log_format)
+    metrics.BUILD_INFO.info({"service": name, "version": _version(f"gateway-{name}")})
+    asyncio.run(_run(name, settings, main, checks or [], app))

@@ -1,0 +1,75 @@
+"""Where things live on the shared storage, and how they are written durably.
+
+    <data_dir>/spool/<gateway_txid>/<file>    received payloads (kept for replay until retention)
+    <data_dir>/outbox/<event_id>.pb           upload events not yet confirmed by the broker
+    <data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique
+    <data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
+    <data_dir>/tenants/<tenant>/out/          what clients download: status and response files
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+_TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+TMP_PREFIX = ".tmp-"
+
+
+class StorageLayout:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+        self.spool_dir = self.data_dir / "spool"
+        self.outbox_dir = self.data_dir / "outbox"
+        self.txid_dir = self.data_dir / "txids"
+        self.ledger_dir = self.data_dir / "ledger"
+        self.tenants_dir = self.data_dir / "tenants"
+
+    def ensure(self) -> None:
+        for path in (self.spool_dir, self.outbox_dir, self.txid_dir, self.ledger_dir, self.tenants_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def tenant_root(self, tenant: str) -> Path:
+        if not _TENANT.fullmatch(tenant):
+            raise ValueError(f"not a tenant key: {tenant!r}")
+        return self.tenants_dir / tenant
+
+    def out_dir(self, tenant: str) -> Path:
+        return self.tenant_root(tenant) / "out"
+
+    def spool_path(self, relative: str) -> Path:
+        path = (self.data_dir / relative).resolve()
+        if not path.is_relative_to(self.spool_dir):
+            raise ValueError(f"spool path escapes the spool: {relative!r}")
+        return path
+
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(self.data_dir))
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the whole new one, durably."""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

@@ -1,0 +1,49 @@
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from gateway_common.settings import ServiceSettings
+
+
+class IngressSettings(ServiceSettings):
+    http_port: int = Field(default=9101, description="Port of /metrics and probes.")
+    ftps_host: str = Field(default="0.0.0.0", description="Address the FTPS control port binds to.")
+    ftps_port: int = Field(default=6371, description="FTPS control port (explicit FTPS, AUTH TLS).")
+    passive_ports: str = Field(default="35000-35100", description="Passive data port range, 'low-high'.")
+    masquerade_address: str | None = Field(
+        default=None, description="Address advertised in PASV replies (the load balancer's public IP)."
+    )
+    tls_cert_file: Path = Field(default=Path("var/pki/server.pem"), description="Server certificate chain (PEM).")
+    tls_key_file: Path = Field(default=Path("var/pki/server.key"), description="Server private key (PEM).")
+    client_ca_file: Path = Field(
+        default=Path("var/pki/client-ca.pem"), description="Trusted OCES CA certificates (PEM bundle)."
+    )
+    tls_ciphers: str = Field(
+        default="ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!eNULL:!MD5:!DSS:!RC4:!3DES",
+        description="OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's defaults).",
+    )
+    tls_session_timeout: int = Field(
+        default=86400, ge=60, description="Seconds a TLS session stays resumable by data connections."
+    )
+    banner: str = Field(default="ftps-gateway ready. Use AUTH TLS and your OCES certificate.")
+    max_connections: int = Field(default=512, ge=1, description="FTPS connections in total.")
+    max_connections_per_ip: int = Field(default=16, ge=1, description="FTPS connections per client IP.")
+    idle_timeout: int = Field(default=300, ge=5, description="Seconds a control connection may idle.")
+    data_timeout: int = Field(default=120, ge=5, description="Seconds a data transfer may stall.")
+    publish_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds an upload waits for the broker before the outbox takes over."
+    )
+    outbox_max_backlog: int = Field(default=1000, ge=1, description="Readiness fails above this outbox backlog.")
+    outbox_max_age: float = Field(default=300.0, gt=0, description="Readiness fails when the oldest outbox event is older (s).")
+
+    @field_validator("passive_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        low, _, high = value.partition("-")
+        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
+            raise ValueError("passive_ports must look like 35000-35100 (1024..65535)")
+        return value
+
+    def passive_port_range(self) -> range:
+        low, _, high = self.passive_ports.partition("-")
+        return range(int(low), int(high) + 1)

@@ -1,0 +1,33 @@
+"""gateway-status: writes status XML files into the senders' /out folders."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway_common.messaging import Bus
+from gateway_common.service import run_service
+from gateway_common.storage import StorageLayout
+from gateway_status.settings import StatusSettings
+from gateway_status.writer import StatusWriter
+
+
+def main() -> None:
+    settings = StatusSettings()
+    bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
+    layout = StorageLayout(settings.data_dir)
+
+    async def serve() -> None:
+        layout.ensure()
+        await bus.connect()
+        try:
+            writer = StatusWriter(layout, per_code_files=settings.status_file_naming == "per-code")
+            await bus.consume(await bus.declare_status(), writer.handle)
+            await asyncio.Future()
+        finally:
+            await bus.close()
+
+    run_service("status", settings, serve, checks=[lambda: None if bus.connected else "no broker connection"])
+
+
+if __name__ == "__main__":
+    main()

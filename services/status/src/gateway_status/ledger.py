@@ -1,0 +1,55 @@
+"""Per-transaction status history on shared storage, safe across replicas and redeliveries."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+from pathlib import Path
+
+from gateway_common.messaging import PoisonMessage
+from gateway_common.proto.gateway.v1 import events_pb2
+from gateway_common.storage import atomic_write
+
+_TXID = re.compile(r"[0-9a-f]{32}")
+
+# Later stages win; within a stage the later event wins. A late "sent" therefore never
+# replaces "accepted", and a response outranks both.
+_STAGE = {
+    events_pb2.STATUS_CODE_SENT: 1,
+    events_pb2.STATUS_CODE_ACCEPTED: 2,
+    events_pb2.STATUS_CODE_ERROR: 2,
+    events_pb2.STATUS_CODE_RESPONSE: 3,
+}
+
+
+def _order(event: events_pb2.StatusEvent) -> int:
+    return event.occurred_at.ToNanoseconds()
+
+
+def current_status(history: list[events_pb2.StatusEvent]) -> events_pb2.StatusEvent:
+    return max(history, key=lambda e: (_STAGE[e.code], _order(e)))
+
+
+class Ledger:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def record(self, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
+        """Add ``event`` to its transaction's history; return the history and whether it was new."""
+        if not _TXID.fullmatch(event.gateway_txid):
+            raise PoisonMessage(f"status event with malformed gateway_txid {event.gateway_txid!r}")
+        if event.code not in _STAGE:
+            raise PoisonMessage(f"status event with unknown code {event.code}")
+        path = self.directory / f"{event.gateway_txid}.pb"
+        with (self.directory / f"{event.gateway_txid}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            history = events_pb2.StatusHistory()
+            if path.exists():
+                history.ParseFromString(path.read_bytes())
+            events = list(history.events)
+            if any(e.event_id == event.event_id for e in events):
+                return events, False
+            events.append(event)
+            events.sort(key=_order)
+            atomic_write(path, events_pb2.StatusHistory(events=events).SerializeToString())
+            return events, True

@@ -1,0 +1,16 @@
+from typing import Literal
+
+from pydantic import Field
+
+from gateway_common.settings import ServiceSettings
+
+
+class StatusSettings(ServiceSettings):
+    http_port: int = Field(default=9103, description="Port of /metrics and probes.")
+    status_file_naming: Literal["single", "per-code"] = Field(
+        default="single",
+        description=(
+            "single: one status_<service>_<txid>.xml holding the latest status and its history; "
+            "per-code: also status_<service>_<txid>_<code>.xml per status code."
+        ),
+    )
