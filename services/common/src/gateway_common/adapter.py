@@ -161,7 +161,13 @@ class Adapter(abc.ABC):
         await self.bus.publish_to_queue(
             retry_queue(self.name, level), retry, f"{dispatch.event_id}/{attempt + 1}", expiration=delay
         )
-        log.info("delivery will be retried", gateway_txid=dispatch.upload.gateway_txid, attempt=attempt, delay=round(delay, 1), reason=exc.message)
+        log.info(
+            "delivery will be retried",
+            gateway_txid=dispatch.upload.gateway_txid,
+            attempt=attempt,
+            delay=round(delay, 1),
+            reason=exc.message,
+        )
 
 
 async def run_adapter(adapter: Adapter) -> None:

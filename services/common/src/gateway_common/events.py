@@ -66,7 +66,7 @@ def status_event(
         occurred_at=timestamp(),
         received_at=upload.received_at,
         source=source,
-        message=message or STATUS_TEXT[code],
+        message=message or (error.message if error is not None else "") or STATUS_TEXT[code],
         error=error,
         backend_txid=backend_txid,
         response_file=response_file,

@@ -50,7 +50,7 @@ async def serve_http(app: FastAPI, settings: ServiceSettings) -> None:
     )
     server = uvicorn.Server(config)
     # The service owns signal handling and shutdown; uvicorn must not capture signals.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     try:
         await server.serve()
     except asyncio.CancelledError:

@@ -96,9 +96,6 @@ class Identity:
         )
 
 
-
-
-
 def _single_attribute(name: x509.Name, oid: ObjectIdentifier) -> str | None:
     values = name.get_attributes_for_oid(oid)
     if len(values) > 1:
@@ -140,6 +137,11 @@ def identity_from_proto(sender: identity_pb2.Sender) -> Identity:
     kind = _PROTO_TO_KIND[sender.kind]
     generation = "OCES3" if sender.serial_number.startswith("UI:") else "OCES2"
     return Identity(
-        kind, generation, sender.subject_id, sender.serial_number, sender.common_name, sender.cvr or None,
+        kind,
+        generation,
+        sender.subject_id,
+        sender.serial_number,
+        sender.common_name,
+        sender.cvr or None,
         sender.certificate_sha256,
     )

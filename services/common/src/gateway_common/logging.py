@@ -13,8 +13,9 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
 
     def add_service(_: Any, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
-        # Threads (the FTP loop, executors) do not inherit contextvars, so name the service here.
-        event.setdefault("service", service)
+        # Threads (the FTP loop, executors) do not inherit contextvars, so name the process here;
+        # "service" in log lines means the Backend System / Business Service.
+        event.setdefault("component", service)
         return event
 
     shared: list[structlog.types.Processor] = [

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram, Info
 BUILD_INFO = Info("gateway_build", "Version of the running gateway service.")
 
 # --- FTPS ingress
-FTPS_SESSIONS = Gauge("gateway_ftps_sessions", "Open FTPS control connections.")
+FTPS_SESSIONS = Gauge("gateway_ftps_sessions_active", "Open FTPS control connections.")
 FTPS_SESSIONS_TOTAL = Counter("gateway_ftps_sessions_total", "FTPS control connections accepted.")
 FTPS_LOGINS = Counter(
     "gateway_ftps_logins_total",
@@ -31,9 +31,7 @@ UPLOAD_FINALIZE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 OUTBOX_BACKLOG = Gauge("gateway_outbox_backlog", "Upload events waiting in the outbox.")
-OUTBOX_OLDEST_AGE = Gauge(
-    "gateway_outbox_oldest_age_seconds", "Age of the oldest upload event waiting in the outbox."
-)
+OUTBOX_OLDEST_AGE = Gauge("gateway_outbox_oldest_age_seconds", "Age of the oldest upload event waiting in the outbox.")
 CLIENT_CERT_NOT_AFTER = Gauge(
     "gateway_client_certificate_expiry_timestamp_seconds",
     "Expiry of certificates that logged in recently, per tenant and subject.",
@@ -44,9 +42,7 @@ CLIENT_CERT_NOT_AFTER = Gauge(
 MESSAGES_CONSUMED = Counter(
     "gateway_messages_consumed_total", "Messages handled by queue and outcome.", ["queue", "outcome"]
 )
-MESSAGES_PARKED = Counter(
-    "gateway_messages_parked_total", "Messages moved to the parking queue.", ["queue", "reason"]
-)
+MESSAGES_PARKED = Counter("gateway_messages_parked_total", "Messages moved to the parking queue.", ["queue", "reason"])
 AMQP_CONNECTED = Gauge("gateway_amqp_connected", "1 while the service holds a broker connection.")
 
 # --- router
@@ -55,12 +51,8 @@ EVENTS_ROUTED = Counter(
 )
 
 # --- adapters
-DELIVERIES = Counter(
-    "gateway_deliveries_total", "Delivery attempts by adapter and result.", ["adapter", "result"]
-)
-DELIVERY_SECONDS = Histogram(
-    "gateway_delivery_seconds", "Time an adapter spent delivering one file.", ["adapter"]
-)
+DELIVERIES = Counter("gateway_deliveries_total", "Delivery attempts by adapter and result.", ["adapter", "result"])
+DELIVERY_SECONDS = Histogram("gateway_delivery_seconds", "Time an adapter spent delivering one file.", ["adapter"])
 
 # --- status
 STATUS_FILES_WRITTEN = Counter(

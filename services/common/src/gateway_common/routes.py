@@ -34,9 +34,7 @@ class Allow(BaseModel):
             return False
         if self.cvrs and identity.cvr not in self.cvrs:
             return False
-        return not (
-            self.pids and identity.kind is CertificateKind.PERSONAL and identity.subject_id not in self.pids
-        )
+        return not (self.pids and identity.kind is CertificateKind.PERSONAL and identity.subject_id not in self.pids)
 
 
 class Route(BaseModel):

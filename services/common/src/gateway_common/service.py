@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
@@ -25,7 +26,7 @@ def _version(distribution: str) -> str:
 async def _run(
     name: str,
     settings: ServiceSettings,
-    main: Callable[[], Awaitable[None]],
+    main: Callable[[], Coroutine[Any, Any, None]],
     checks: list[ReadinessCheck],
     app: FastAPI | None,
 ) -> None:
@@ -35,24 +36,25 @@ async def _run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     http = asyncio.create_task(serve_http(build_health_app(name, checks, app), settings), name="http")
-    work = asyncio.create_task(main(), name="main")  # type: ignore[arg-type]
+    work = asyncio.create_task(main(), name="main")
     stopper = asyncio.create_task(stop.wait(), name="stop")
     log.info("service started", http_port=settings.http_port, data_dir=str(settings.data_dir))
-    done, _ = await asyncio.wait({http, work, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (http, work, stopper):
+    tasks: set[asyncio.Task[Any]] = {http, work, stopper}
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(http, work, stopper, return_exceptions=True)
-    for task in done:
-        if task is not stopper and not task.cancelled() and task.exception() is not None:
-            log.error("service failed", error=repr(task.exception()))
-            raise SystemExit(1)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    failed = [task for task in done if task is not stopper and not task.cancelled() and task.exception()]
+    if failed:
+        log.error("service failed", error=repr(failed[0].exception()))
+        raise SystemExit(1)
     log.info("service stopped")
 
 
 def run_service(
     name: str,
     settings: ServiceSettings,
-    main: Callable[[], Awaitable[None]],
+    main: Callable[[], Coroutine[Any, Any, None]],
     checks: list[ReadinessCheck] | None = None,
     app: FastAPI | None = None,
 ) -> None:

@@ -37,6 +37,4 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = Field(default="0.0.0.0", description="Bind address of /metrics and probes.")
     http_port: int = Field(default=8080, description="Port of /metrics, /healthz and /readyz.")
-    node_name: str = Field(
-        default_factory=socket.gethostname, description="Name of this replica in logs and events."
-    )
+    node_name: str = Field(default_factory=socket.gethostname, description="Name of this replica in logs and events.")

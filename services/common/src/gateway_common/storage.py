@@ -1,10 +1,10 @@
 """Where things live on the shared storage, and how they are written durably.
 
-    <data_dir>/spool/<gateway_txid>/<file>    received payloads (kept for replay until retention)
-    <data_dir>/outbox/<event_id>.pb           upload events not yet confirmed by the broker
-    <data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique
-    <data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
-    <data_dir>/tenants/<tenant>/out/          what clients download: status and response files
+<data_dir>/spool/<gateway_txid>/<file>    received payloads (kept for replay until retention)
+<data_dir>/outbox/<event_id>.pb           upload events not yet confirmed by the broker
+<data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique
+<data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
+<data_dir>/tenants/<tenant>/out/          what clients download: status and response files
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 from pathlib import Path
 
-from pydantic import Field, field_validator
-
 from gateway_common.settings import ServiceSettings
+from pydantic import Field, field_validator
 
 
 class IngressSettings(ServiceSettings):
@@ -34,7 +33,9 @@ class IngressSettings(ServiceSettings):
         default=5.0, gt=0, description="Seconds an upload waits for the broker before the outbox takes over."
     )
     outbox_max_backlog: int = Field(default=1000, ge=1, description="Readiness fails above this outbox backlog.")
-    outbox_max_age: float = Field(default=300.0, gt=0, description="Readiness fails when the oldest outbox event is older (s).")
+    outbox_max_age: float = Field(
+        default=300.0, gt=0, description="Readiness fails when the oldest outbox event is older (s)."
+    )
 
     @field_validator("passive_ports")
     @classmethod

@@ -7,6 +7,7 @@ import asyncio
 from gateway_common.messaging import Bus
 from gateway_common.routes import RouteTableSource
 from gateway_common.service import run_service
+
 from gateway_router.router import Router
 from gateway_router.settings import RouterSettings
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aio_pika.abc
-
 from gateway_common import metrics
 from gateway_common.events import status_event
 from gateway_common.identity import identity_from_proto

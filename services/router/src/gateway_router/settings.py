@@ -1,6 +1,5 @@
-from pydantic import Field
-
 from gateway_common.settings import ServiceSettings
+from pydantic import Field
 
 
 class RouterSettings(ServiceSettings):

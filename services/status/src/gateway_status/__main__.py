@@ -7,6 +7,7 @@ import asyncio
 from gateway_common.messaging import Bus
 from gateway_common.service import run_service
 from gateway_common.storage import StorageLayout
+
 from gateway_status.settings import StatusSettings
 from gateway_status.writer import StatusWriter
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from gateway_common.messaging import PoisonMessage
@@ -34,22 +36,34 @@ class Ledger:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    @contextlib.contextmanager
+    def locked(self, gateway_txid: str) -> Iterator[None]:
+        """Hold the transaction's lock (across replicas) while its history and files change.
+
+        The status files must be written under the same lock as the history: otherwise a slower
+        writer could replace a newer status file with an older one.
+        """
+        if not _TXID.fullmatch(gateway_txid):
+            raise PoisonMessage(f"status event with malformed gateway_txid {gateway_txid!r}")
+        with (self.directory / f"{gateway_txid}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def record(self, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
-        """Add ``event`` to its transaction's history; return the history and whether it was new."""
-        if not _TXID.fullmatch(event.gateway_txid):
-            raise PoisonMessage(f"status event with malformed gateway_txid {event.gateway_txid!r}")
+        """Add ``event`` to its transaction's history; return the history and whether it was new.
+
+        Call while holding ``locked(event.gateway_txid)``.
+        """
         if event.code not in _STAGE:
             raise PoisonMessage(f"status event with unknown code {event.code}")
         path = self.directory / f"{event.gateway_txid}.pb"
-        with (self.directory / f"{event.gateway_txid}.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            history = events_pb2.StatusHistory()
-            if path.exists():
-                history.ParseFromString(path.read_bytes())
-            events = list(history.events)
-            if any(e.event_id == event.event_id for e in events):
-                return events, False
-            events.append(event)
-            events.sort(key=_order)
-            atomic_write(path, events_pb2.StatusHistory(events=events).SerializeToString())
-            return events, True
+        history = events_pb2.StatusHistory()
+        if path.exists():
+            history.ParseFromString(path.read_bytes())
+        events = list(history.events)
+        if any(e.event_id == event.event_id for e in events):
+            return events, False
+        events.append(event)
+        events.sort(key=_order)
+        atomic_write(path, events_pb2.StatusHistory(events=events).SerializeToString())
+        return events, True

@@ -1,8 +1,7 @@
 from typing import Literal
 
-from pydantic import Field
-
 from gateway_common.settings import ServiceSettings
+from pydantic import Field
 
 
 class StatusSettings(ServiceSettings):

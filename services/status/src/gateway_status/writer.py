@@ -6,13 +6,13 @@ import asyncio
 import time
 
 import aio_pika.abc
-
 from gateway_common import metrics
 from gateway_common.events import XML_CODE
 from gateway_common.logging import get_logger
 from gateway_common.messaging import PoisonMessage
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.storage import StorageLayout, atomic_write
+
 from gateway_status.ledger import Ledger, current_status
 from gateway_status.xml import render_status
 
@@ -39,15 +39,16 @@ class StatusWriter:
             out = self.layout.out_dir(event.sender.tenant)
         except ValueError as exc:
             raise PoisonMessage(str(exc)) from exc
-        history, new = self.ledger.record(event)
-        current = current_status(history)
-        out.mkdir(parents=True, exist_ok=True)
-        # Rewritten even for a duplicate: the previous attempt may have died before this point.
-        atomic_write(out / status_file_name(event.service, event.ftp_txid), render_status(current, history))
-        if self.per_code_files:
-            upto = [e for e in history if e.occurred_at.ToNanoseconds() <= event.occurred_at.ToNanoseconds()]
-            name = status_file_name(event.service, event.ftp_txid, XML_CODE[event.code])
-            atomic_write(out / name, render_status(event, upto))
+        with self.ledger.locked(event.gateway_txid):
+            history, new = self.ledger.record(event)
+            current = current_status(history)
+            out.mkdir(parents=True, exist_ok=True)
+            # Rewritten even for a duplicate: the previous attempt may have died before this point.
+            atomic_write(out / status_file_name(event.service, event.ftp_txid), render_status(current, history))
+            if self.per_code_files:
+                upto = [e for e in history if e.occurred_at.ToNanoseconds() <= event.occurred_at.ToNanoseconds()]
+                name = status_file_name(event.service, event.ftp_txid, XML_CODE[event.code])
+                atomic_write(out / name, render_status(event, upto))
         return current, new
 
     async def handle(self, event: events_pb2.StatusEvent, _raw: aio_pika.abc.AbstractIncomingMessage) -> None:

@@ -6,10 +6,9 @@ import re
 from datetime import UTC
 from xml.etree import ElementTree as ET
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from gateway_common.events import STATUS_TEXT, XML_CODE
 from gateway_common.proto.gateway.v1 import events_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
 # Characters XML 1.0 cannot carry at all; they are replaced so the file stays well-formed.
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import Field
-
 from gateway_common.adapter import Accepted, Adapter, AdapterSettings, Delivery, run_adapter
 from gateway_common.service import run_service
+from pydantic import Field
 
 
 class HeartbeatSettings(AdapterSettings):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from gateway_common.adapter import AdapterSettings, run_adapter
+from gateway_common.service import run_service
 from pydantic import Field
 
 from gateway_adapter_http.adapter import HttpAdapter
-from gateway_common.adapter import AdapterSettings, run_adapter
-from gateway_common.service import run_service
 
 
 class HttpAdapterSettings(AdapterSettings):

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from gateway_common.adapter import Accepted, Adapter, Delivery, PermanentError, TransientError
 
 CHUNK = 1 << 20
@@ -59,7 +58,9 @@ class HttpAdapter(Adapter):
     async def deliver(self, delivery: Delivery) -> Accepted:
         url = delivery.options.get("url")
         if not url:
-            raise PermanentError("route_misconfigured", "the route has no backend url", "Contact the gateway operators.")
+            raise PermanentError(
+                "route_misconfigured", "the route has no backend url", "Contact the gateway operators."
+            )
         upload = delivery.upload
         headers = {
             "Content-Type": "application/octet-stream",

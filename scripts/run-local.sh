@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make run`: the whole gateway on this machine, each service its own process, Ctrl-C stops all.
+# Every GATEWAY_* variable already set by the caller wins over the demo defaults below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.venv/bin
+
+: "${GATEWAY_DATA_DIR:=var/data}"
+: "${GATEWAY_ROUTES_FILE:=config/routes.yaml}"
+: "${GATEWAY_TLS_CERT_FILE:=var/pki/server.pem}"
+: "${GATEWAY_TLS_KEY_FILE:=var/pki/server.key}"
+: "${GATEWAY_CLIENT_CA_FILE:=var/pki/client-ca.pem}"
+: "${GATEWAY_FTPS_PORT:=6371}"
+: "${GATEWAY_LOG_FORMAT:=console}"
+export GATEWAY_DATA_DIR GATEWAY_ROUTES_FILE GATEWAY_TLS_CERT_FILE GATEWAY_TLS_KEY_FILE GATEWAY_CLIENT_CA_FILE \
+  GATEWAY_FTPS_PORT GATEWAY_LOG_FORMAT
+
+scripts/ensure-rabbitmq.sh
+$bin/gateway-pki demo --dir var/pki
+mkdir -p "$GATEWAY_DATA_DIR"
+
+trap 'trap - INT TERM EXIT; echo; echo "stopping the gateway"; kill 0 2>/dev/null; wait' INT TERM EXIT
+start() {
+  local name=$1; shift
+  # Console logs from every service in one terminal, each line tagged with its service.
+  ( "$@" 2>&1 | sed -u "s/^/$(printf '%-17s' "[$name]") /" ) &
+}
+start demo-backend $bin/gateway-demo-backend
+start router $bin/gateway-router
+start status $bin/gateway-status
+start adapter-heartbeat $bin/gateway-adapter-heartbeat
+start adapter-http $bin/gateway-adapter-http
+start ingress $bin/gateway-ingress
+
+for _ in $(seq 1 60); do
+  timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$GATEWAY_FTPS_PORT" 2>/dev/null && break
+  sleep 0.5
+done
+pki=var/pki/clients
+cat <<TXT
+
+  ftps-gateway is running: FTPS on 127.0.0.1:$GATEWAY_FTPS_PORT, metrics on :9101-9105/metrics.
+
+  Upload a file as an employee of CVR 30808460 to the heartbeat service:
+    echo hello > /tmp/tx-\$\$.txt
+    curl --ssl-reqd --cacert var/pki/server-ca.pem --cert $pki/employee.pem --key $pki/employee.key \\
+         -u anonymous:guest -T /tmp/tx-\$\$.txt ftp://127.0.0.1:$GATEWAY_FTPS_PORT/RID-45490598/heartbeat/
+
+  Read the company's /out (status files appear within a second):
+    curl --ssl-reqd --cacert var/pki/server-ca.pem --cert $pki/employee.pem --key $pki/employee.key \\
+         -u anonymous:guest ftp://127.0.0.1:$GATEWAY_FTPS_PORT/out/
+
+  Press Ctrl-C to stop everything.
+
+TXT
+wait

@@ -1,0 +1,54 @@
+"""gateway-ingress: the FTPS front door.
+
+The pyftpdlib IO loop owns the main thread; the asyncio side (broker, outbox relay,
+/metrics and probes) runs in the pipeline's thread.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+from gateway_common import metrics
+from gateway_common.health import build_health_app, serve_http
+from gateway_common.logging import configure_logging, get_logger
+from gateway_common.routes import RouteTableSource
+from gateway_common.storage import StorageLayout
+
+from gateway_ingress.pipeline import UploadPipeline
+from gateway_ingress.server import build_server
+from gateway_ingress.settings import IngressSettings
+
+
+def _exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def main() -> None:
+    settings = IngressSettings()
+    configure_logging("ingress", settings.log_level, settings.log_format)
+    log = get_logger("gateway_ingress")
+    metrics.BUILD_INFO.info({"service": "ingress"})
+    layout = StorageLayout(settings.data_dir)
+    layout.ensure()
+    routes = RouteTableSource(settings.routes_file)
+    pipeline = UploadPipeline(settings, layout)
+    app = build_health_app("ingress", [pipeline.readiness, lambda: routes.last_error])
+    server = build_server(settings, layout, routes, pipeline)
+    pipeline.start(lambda: serve_http(app, settings))
+    signal.signal(signal.SIGTERM, _exit)
+    log.info(
+        "ftps ingress listening",
+        ftps_port=settings.ftps_port,
+        passive_ports=settings.passive_ports,
+        http_port=settings.http_port,
+    )
+    try:
+        server.serve_forever(handle_exit=True)
+    finally:
+        pipeline.stop()
+        log.info("ftps ingress stopped")
+
+
+if __name__ == "__main__":
+    main()

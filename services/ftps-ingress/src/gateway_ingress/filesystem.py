@@ -1,0 +1,62 @@
+"""pyftpdlib's filesystem and authorizer, narrowed to one certificate's TenantView."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyftpdlib.authorizers import AuthenticationFailed
+from pyftpdlib.filesystems import AbstractedFS
+
+from gateway_ingress.tenant import PERMISSIONS, Area, TenantView
+
+
+class GatewayFS(AbstractedFS):  # type: ignore[misc]
+    """Paths outside the view are invalid, so pyftpdlib refuses them before any command runs."""
+
+    def __init__(self, root: str, cmd_channel: Any) -> None:
+        super().__init__(root, cmd_channel)
+        self.view: TenantView = cmd_channel.view
+
+    def validpath(self, path: str) -> bool:
+        return bool(super().validpath(path)) and self.view.area(path) is not Area.HIDDEN
+
+    def listdir(self, path: str) -> list[str]:
+        return self.view.visible(path, super().listdir(path))
+
+    def listdirinfo(self, path: str) -> list[str]:
+        return self.listdir(path)
+
+
+class SessionAuthorizer:
+    """Permissions of one logged-in session, decided by where a path lies in the view."""
+
+    def __init__(self, view: TenantView) -> None:
+        self.view = view
+
+    def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
+        return path is not None and perm in PERMISSIONS[self.view.area(path)]
+
+    def get_perms(self, username: str) -> str:
+        return "elrwmd"
+
+    def get_msg_quit(self, username: str) -> str:
+        return "Goodbye."
+
+    def impersonate_user(self, username: str, password: str) -> None:
+        """Every session runs as the gateway's own (unprivileged) user."""
+
+    def terminate_impersonation(self, username: str) -> None:
+        """Nothing to undo: see impersonate_user."""
+
+
+class NoLoginAuthorizer(SessionAuthorizer):
+    """In force until a certificate has logged in: nothing is permitted."""
+
+    def __init__(self) -> None:
+        pass
+
+    def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
+        return False
+
+    def validate_authentication(self, username: str, password: str, handler: Any) -> None:
+        raise AuthenticationFailed("log in with a client certificate")

@@ -1,0 +1,260 @@
+"""The FTPS command handler: certificate login, tenant views, uploads that leave at once.
+
+Built on pyftpdlib's extension points: a TLS_FTPHandler subclass, a custom AbstractedFS and a
+per-session authorizer. Replies to finished uploads are deferred until the payload and its
+event are durable; that work runs in the pipeline thread, never on the FTP IO loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from concurrent.futures import Future
+from typing import Any, ClassVar
+
+from gateway_common import metrics
+from gateway_common.events import new_id
+from gateway_common.identity import Identity
+from gateway_common.logging import get_logger
+from gateway_common.proto.gateway.v1 import events_pb2
+from gateway_common.routes import RouteTableSource
+from gateway_common.storage import StorageLayout
+from OpenSSL import SSL
+from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+
+from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
+from gateway_ingress.login import LoginRefused, authenticate
+from gateway_ingress.pipeline import PendingUpload, UploadPipeline
+from gateway_ingress.spool import SpoolWriter
+from gateway_ingress.tenant import Area, NameRefused, TenantView, check_name
+from gateway_ingress.tls import PeerVerification
+from gateway_ingress.waker import Waker
+
+log = get_logger(__name__)
+
+
+class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
+    _resp: tuple[Any, ...]
+
+    def close(self) -> None:
+        if (
+            not self._closed
+            and self.receive
+            and self.transfer_finished
+            and isinstance(self.file_obj, SpoolWriter)
+            and self._resp
+            and self._resp[0].startswith("226")
+        ):
+            # The 226 waits until the upload is durable: GatewayHandler.on_file_received sends it.
+            self._resp = ()
+        super().close()
+
+
+class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
+    tls_control_required = True
+    tls_data_required = True
+    dtp_handler = GatewayDTPHandler
+    abstracted_fs = GatewayFS
+    authorizer: SessionAuthorizer = NoLoginAuthorizer()
+    _restart_position: int
+    use_sendfile = False
+
+    # Set by build_server() on a subclass per server.
+    layout: ClassVar[StorageLayout]
+    routes: ClassVar[RouteTableSource]
+    pipeline: ClassVar[UploadPipeline]
+    waker: ClassVar[Waker]
+
+    def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
+        self.identity: Identity | None = None
+        self.view: TenantView | None = None
+        self._upload: PendingUpload | None = None
+        super().__init__(conn, server, ioloop)
+
+    # --- connection lifecycle
+    def on_connect(self) -> None:
+        metrics.FTPS_SESSIONS.inc()
+        metrics.FTPS_SESSIONS_TOTAL.inc()
+
+    def on_disconnect(self) -> None:
+        metrics.FTPS_SESSIONS.dec()
+        self._abandon_upload()
+
+    def secure_connection(self, ssl_context: SSL.Context) -> None:
+        super().secure_connection(ssl_context)
+        if isinstance(self.socket, SSL.Connection):
+            self.socket.set_app_data(PeerVerification())
+
+    def _refuse(self, command: str, reason: str, reply: str) -> None:
+        metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()
+        self.respond(reply)
+
+    # --- login
+    def ftp_PASS(self, line: str) -> None:
+        if self.authenticated:
+            self.respond("503 User already authenticated.")
+            return
+        if not self.username:
+            self.respond("503 Login with USER first.")
+            return
+        try:
+            identity = authenticate(self.socket)
+        except LoginRefused as exc:
+            metrics.FTPS_LOGINS.labels(result="refused", reason=exc.reason, kind="unknown").inc()
+            log.warning("login refused", reason=exc.reason, detail=exc.detail, remote_ip=self.remote_ip)
+            self.respond(f"530 Login refused: {exc.detail}")
+            self.close_when_done()
+            return
+        services = self.routes.current().permitted_services(identity)
+        self.view = TenantView.prepare(self.layout, identity, services)
+        self.identity = identity
+        self.authorizer = SessionAuthorizer(self.view)
+        self.handle_auth_success(
+            str(self.view.root), line, f"Welcome {identity.common_name or identity.serial_number}."
+        )
+        self.fs.cwd = self.view.home
+        metrics.FTPS_LOGINS.labels(result="accepted", reason="", kind=identity.kind.value).inc()
+        if identity.not_after is not None:
+            metrics.CLIENT_CERT_NOT_AFTER.labels(
+                tenant=identity.tenant, subject_id=identity.subject_id, kind=identity.kind.value
+            ).set(identity.not_after.timestamp())
+        log.info(
+            "login",
+            tenant=identity.tenant,
+            kind=identity.kind.value,
+            serial_number=identity.serial_number,
+            services=services,
+            remote_ip=self.remote_ip,
+        )
+
+    # --- folders
+    def ftp_MKD(self, path: str) -> str | None:
+        assert self.view is not None
+        area = self.view.area(path)
+        if area is Area.SERVICE_ENTRY:
+            try:
+                txid = check_name(os.path.basename(path))
+            except NameRefused as exc:
+                self._refuse("MKD", "bad_name", f"553 {exc}.")
+                return None
+            if self._reservation(self.view, os.path.basename(os.path.dirname(path)), txid).exists():
+                self._refuse(
+                    "MKD", "duplicate_txid", f"553 Transaction id {txid!r} was already used; choose a new one."
+                )
+                return None
+        result: str | None = super().ftp_MKD(path)
+        return result
+
+    def ftp_STOU(self, line: str) -> None:
+        self._refuse("STOU", "unsupported", "502 STOU is not supported: the file name is the transaction id.")
+
+    def ftp_APPE(self, file: str) -> None:
+        self._refuse("APPE", "unsupported", "550 Appending is not supported: a transaction is one whole file.")
+
+    # --- uploads
+    def _reservation(self, view: TenantView, service: str, ftp_txid: str) -> Any:
+        return self.layout.txid_dir / view.identity.tenant / service / ftp_txid
+
+    def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
+        assert self.view is not None
+        assert self.identity is not None
+        if "a" in mode or self._restart_position:
+            self._restart_position = 0
+            self._refuse("STOR", "resume", "550 Resuming uploads is not supported: a transaction is one whole file.")
+            return None
+        try:
+            target = self.view.upload_target(file)
+        except NameRefused as exc:
+            self._refuse("STOR", "bad_name", f"553 {exc}.")
+            return None
+        route = self.routes.current().routes.get(target.service)
+        if route is None or not route.allow.permits(self.identity):
+            self._refuse("STOR", "service_not_permitted", f"550 You may not upload to {target.service!r}.")
+            return None
+        self._abandon_upload()
+        reservation = self._reservation(self.view, target.service, target.ftp_txid)
+        try:
+            reservation.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+        except FileExistsError:
+            self._refuse(
+                "STOR",
+                "duplicate_txid",
+                f"553 Transaction id {target.ftp_txid!r} was already used for {target.service}; "
+                "upload with a new, unique file name.",
+            )
+            return None
+        except OSError as exc:
+            self._refuse(
+                "STOR", "storage", f"451 Cannot accept uploads right now: {os.strerror(exc.errno or errno.EIO)}."
+            )
+            return None
+        gateway_txid = new_id()
+        try:
+            writer = SpoolWriter(self.layout.spool_dir / gateway_txid / "payload", route.max_file_size)
+        except OSError as exc:
+            reservation.unlink(missing_ok=True)
+            self._refuse(
+                "STOR", "storage", f"451 Cannot accept uploads right now: {os.strerror(exc.errno or errno.EIO)}."
+            )
+            return None
+        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
+        if self.data_channel is not None:
+            self.respond("125 Data connection already open. Transfer starting.")
+            self.data_channel.file_obj = writer
+            self.data_channel.enable_receiving(self._current_type, "STOR")
+        else:
+            self.respond("150 File status okay. About to open data connection.")
+            self._in_dtp_queue = (writer, "STOR")
+        return file
+
+    def on_file_received(self, file: str) -> None:
+        upload, self._upload = self._upload, None
+        if upload is None:
+            return
+        started = time.perf_counter()
+
+        def done(future: Future[events_pb2.UploadReceived]) -> None:
+            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started)
+
+        self.pipeline.finalize(upload, done)
+
+    def _upload_finished(
+        self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float
+    ) -> None:
+        metrics.UPLOAD_FINALIZE_SECONDS.observe(time.perf_counter() - started)
+        service = upload.target.service
+        error = future.exception()
+        if error is not None:
+            metrics.UPLOADS.labels(service=service, result="failed").inc()
+            log.error("upload could not be stored", gateway_txid=upload.gateway_txid, error=repr(error))
+            reason = os.strerror(error.errno) if isinstance(error, OSError) and error.errno else "storage error"
+            reply = f"451 The upload could not be stored ({reason}); nothing was kept. Please upload again."
+        else:
+            event = future.result()
+            metrics.UPLOADS.labels(service=service, result="received").inc()
+            metrics.UPLOAD_BYTES.labels(service=service).inc(event.size)
+            log.info(
+                "upload received",
+                gateway_txid=event.gateway_txid,
+                tenant=event.sender.tenant,
+                service=service,
+                ftp_txid=event.ftp_txid,
+                size=event.size,
+                sha256=event.sha256,
+            )
+            reply = f"226 Transfer complete; transaction {event.ftp_txid} is on its way to {service}."
+        if not self._closed:
+            self.respond(reply)
+
+    def on_incomplete_file_received(self, file: str) -> None:
+        upload = self._upload
+        self._abandon_upload()
+        if upload is not None:
+            metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
+
+    def _abandon_upload(self) -> None:
+        upload, self._upload = self._upload, None
+        if upload is not None:
+            self.pipeline.discard(upload)

@@ -1,0 +1,190 @@
+"""The ingress's asyncio side, in its own thread: finalising uploads, the outbox relay, the broker.
+
+The FTP IO loop never blocks on disk syncs or the broker: it hands a finished upload to
+``finalize`` and gets its reply back through the Waker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway_common import metrics
+from gateway_common.events import new_id, timestamp
+from gateway_common.identity import Identity
+from gateway_common.logging import get_logger
+from gateway_common.messaging import RK_UPLOAD, Bus
+from gateway_common.proto.gateway.v1 import events_pb2
+from gateway_common.storage import StorageLayout
+
+from gateway_ingress.outbox import Outbox
+from gateway_ingress.settings import IngressSettings
+from gateway_ingress.spool import SpoolWriter
+from gateway_ingress.tenant import UploadTarget
+
+log = get_logger(__name__)
+RELAY_INTERVAL = 1.0
+
+
+@dataclass
+class PendingUpload:
+    gateway_txid: str
+    identity: Identity
+    target: UploadTarget
+    writer: SpoolWriter
+    reservation: Path
+
+
+class UploadPipeline:
+    def __init__(self, settings: IngressSettings, layout: StorageLayout) -> None:
+        self.settings = settings
+        self.layout = layout
+        self.outbox = Outbox(layout.outbox_dir)
+        self.bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="ingress-pipeline", daemon=True)
+        self._in_flight: set[str] = set()
+        self._main: asyncio.Task[None] | None = None
+        self._background: tuple[Callable[[], Coroutine[None, None, None]], ...] = ()
+        self.backlog = 0
+        self.oldest_age = 0.0
+
+    # --- lifecycle (called from the main thread)
+    def start(self, *background: Callable[[], Coroutine[None, None, None]]) -> None:
+        """Start the thread; ``background`` coroutines (the HTTP face) run in its loop."""
+        self._background = background
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._main is not None:
+            self.loop.call_soon_threadsafe(self._main.cancel)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._main = self.loop.create_task(self._serve())
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self._main)
+
+    async def _serve(self) -> None:
+        tasks = [asyncio.create_task(self._connect_and_relay(), name="relay")]
+        tasks += [asyncio.create_task(factory()) for factory in self._background]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self.bus.close()
+
+    async def _connect_and_relay(self) -> None:
+        while not self.bus.connected:
+            try:
+                await self.bus.connect(timeout=10)
+                await self.bus.declare_uploads()
+            except Exception as exc:  # the broker may be down at start; uploads still land in the outbox
+                log.warning("broker not reachable; retrying", error=repr(exc))
+                await asyncio.sleep(2)
+        log.info("connected to the broker")
+        while True:
+            await self._relay_once()
+            await asyncio.sleep(RELAY_INTERVAL)
+
+    async def _relay_once(self) -> None:
+        backlog = await asyncio.to_thread(self.outbox.pending)
+        # Younger events may still be in their first publish by the upload that wrote them.
+        cutoff = time.time() - (self.settings.publish_timeout + 1)
+        entries = [entry for entry in backlog if entry[0] <= cutoff]
+        self.backlog = len(backlog)
+        self.oldest_age = time.time() - backlog[0][0] if backlog else 0.0
+        metrics.OUTBOX_BACKLOG.set(self.backlog)
+        metrics.OUTBOX_OLDEST_AGE.set(self.oldest_age)
+        for _, path in entries:
+            event_id = path.stem
+            if event_id in self._in_flight:
+                continue
+            try:
+                event = await asyncio.to_thread(Outbox.load, path)
+            except FileNotFoundError:
+                continue
+            if await self._publish(event):
+                await asyncio.to_thread(self.outbox.remove, event_id)
+                log.info("outbox event relayed", event_id=event_id, gateway_txid=event.gateway_txid)
+            else:
+                return  # broker still away; try again on the next round
+
+    async def _publish(self, event: events_pb2.UploadReceived) -> bool:
+        self._in_flight.add(event.event_id)
+        try:
+            await asyncio.wait_for(self.bus.publish(RK_UPLOAD, event, event.event_id), self.settings.publish_timeout)
+        except Exception as exc:
+            log.warning("publish not confirmed; the outbox keeps the event", event_id=event.event_id, error=repr(exc))
+            return False
+        finally:
+            self._in_flight.discard(event.event_id)
+        return True
+
+    def readiness(self) -> str | None:
+        if self.backlog > self.settings.outbox_max_backlog:
+            return f"outbox backlog {self.backlog} > {self.settings.outbox_max_backlog}"
+        if self.oldest_age > self.settings.outbox_max_age:
+            return f"oldest outbox event is {self.oldest_age:.0f}s old"
+        return None
+
+    # --- uploads (called from the FTP IO loop)
+    def finalize(self, upload: PendingUpload, done: Callable[[Future[events_pb2.UploadReceived]], None]) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._finalize(upload), self.loop)
+        future.add_done_callback(done)
+
+    def discard(self, upload: PendingUpload) -> None:
+        asyncio.run_coroutine_threadsafe(asyncio.to_thread(self._discard, upload), self.loop)
+
+    @staticmethod
+    def _discard(upload: PendingUpload) -> None:
+        upload.writer.discard()
+        upload.reservation.unlink(missing_ok=True)
+
+    async def _finalize(self, upload: PendingUpload) -> events_pb2.UploadReceived:
+        try:
+            sha256 = await asyncio.to_thread(upload.writer.commit)
+        except BaseException:
+            await asyncio.to_thread(self._discard, upload)
+            raise
+        target = upload.target
+        event = events_pb2.UploadReceived(
+            event_id=new_id(),
+            gateway_txid=upload.gateway_txid,
+            sender=upload.identity.to_proto(),
+            service=target.service,
+            ftp_txid=target.ftp_txid,
+            file_name=target.file_name,
+            spool_path=self.layout.relative(upload.writer.path),
+            size=upload.writer.size,
+            sha256=sha256,
+            received_at=timestamp(),
+            ingress_node=self.settings.node_name,
+        )
+        try:
+            await asyncio.to_thread(self.outbox.put, event)
+        except BaseException:
+            await asyncio.to_thread(self._discard, upload)
+            raise
+        # From here the upload is safe: the relay publishes it whatever happens next.
+        if await self._publish(event):
+            await asyncio.to_thread(self.outbox.remove, event.event_id)
+        if target.txid_dir is not None:
+            await asyncio.to_thread(_remove_empty_tree, target.txid_dir)
+        return event
+
+
+def _remove_empty_tree(txid_dir: Path) -> None:
+    for directory in (txid_dir / "in", txid_dir):
+        try:
+            directory.rmdir()
+        except OSError:
+            return

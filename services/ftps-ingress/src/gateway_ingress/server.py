@@ -1,0 +1,45 @@
+"""Assembles the FTPS server from settings."""
+
+from __future__ import annotations
+
+from gateway_common.routes import RouteTableSource
+from gateway_common.storage import StorageLayout
+from pyftpdlib.ioloop import IOLoop
+from pyftpdlib.servers import FTPServer
+
+from gateway_ingress.handler import GatewayDTPHandler, GatewayHandler
+from gateway_ingress.pipeline import UploadPipeline
+from gateway_ingress.settings import IngressSettings
+from gateway_ingress.tls import build_context
+from gateway_ingress.waker import Waker
+
+
+def build_server(
+    settings: IngressSettings, layout: StorageLayout, routes: RouteTableSource, pipeline: UploadPipeline
+) -> FTPServer:
+    ioloop = IOLoop()
+    handler: type[GatewayHandler] = type(
+        "ConfiguredGatewayHandler",
+        (GatewayHandler,),
+        {
+            "ssl_context": build_context(settings),
+            "layout": layout,
+            "routes": routes,
+            "pipeline": pipeline,
+            "waker": Waker(ioloop),
+            "banner": settings.banner,
+            "passive_ports": settings.passive_port_range(),
+            "masquerade_address": settings.masquerade_address,
+            "timeout": settings.idle_timeout,
+            "permit_foreign_addresses": False,
+            "permit_privileged_ports": False,
+        },
+    )
+    dtp_handler: type[GatewayDTPHandler] = type(
+        "ConfiguredDTPHandler", (GatewayDTPHandler,), {"timeout": settings.data_timeout}
+    )
+    handler.dtp_handler = dtp_handler
+    server = FTPServer((settings.ftps_host, settings.ftps_port), handler, ioloop=ioloop)
+    server.max_cons = settings.max_connections
+    server.max_cons_per_ip = settings.max_connections_per_ip
+    return server

@@ -1,0 +1,151 @@
+"""What one logged-in certificate sees and may do, as paths inside its tenant root.
+
+    personal root (= login folder)       company root (per CVR)
+      out/                                 out/            shared by the company's certificates
+      <service>/                           RID-<id>/       the certificate's login folder
+        <txid>                (upload)       <service>/
+        <txid>/in/<file>      (upload)         <txid> ... (as for personal)
+
+Everything not listed here is invisible and refused: other login folders, services the
+certificate may not use, hidden temporary files.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path, PurePosixPath
+
+from gateway_common.identity import Identity
+from gateway_common.storage import TMP_PREFIX, StorageLayout
+
+OUT = "out"
+IN = "in"
+# A transaction id or file name: letters, digits and . _ - ( ) + = , @ and spaces inside,
+# up to 200 characters, not starting with a dot or a space. NFC-normalised before the check.
+_NAME = re.compile(r"[\w(),+=@-][\w .(),+=@-]{0,199}")
+
+
+class Area(Enum):
+    ROOT = "root"
+    LOGIN = "login"
+    OUT = "out"
+    OUT_FILE = "out-file"
+    SERVICE = "service"
+    SERVICE_ENTRY = "service-entry"  # <service>/<txid>: an upload or a transaction folder
+    TXID_IN = "txid-in"  # <service>/<txid>/in
+    TXID_FILE = "txid-file"  # <service>/<txid>/in/<file>
+    HIDDEN = "hidden"
+
+
+# pyftpdlib permission letters per area: e=CWD l=LIST r=RETR w=STOR m=MKD d=DELE/RMD.
+PERMISSIONS: dict[Area, str] = {
+    Area.ROOT: "el",
+    Area.LOGIN: "el",
+    Area.OUT: "el",
+    Area.OUT_FILE: "lrd",
+    Area.SERVICE: "el",
+    Area.SERVICE_ENTRY: "elmwd",
+    Area.TXID_IN: "elmd",
+    Area.TXID_FILE: "w",
+    Area.HIDDEN: "",
+}
+
+
+class NameRefused(ValueError):
+    pass
+
+
+def check_name(name: str) -> str:
+    """Return the NFC form of a client-chosen name, or raise NameRefused saying why."""
+    normal = unicodedata.normalize("NFC", name)
+    if normal != name:
+        raise NameRefused("names must be Unicode NFC-normalised")
+    if not _NAME.fullmatch(name) or name.endswith((" ", ".")):
+        raise NameRefused(
+            "names may hold letters, digits, space and . _ - ( ) + = , @, up to 200 characters, "
+            "and may not start with a dot or space or end with a dot or space"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    service: str
+    ftp_txid: str
+    file_name: str
+    # The transaction folder to remove once the upload has left it (folder mode only).
+    txid_dir: Path | None
+
+
+@dataclass(frozen=True)
+class TenantView:
+    identity: Identity
+    root: Path
+    services: frozenset[str]
+
+    @classmethod
+    def prepare(cls, layout: StorageLayout, identity: Identity, services: list[str]) -> TenantView:
+        root = layout.tenant_root(identity.tenant)
+        view = cls(identity, root, frozenset(services))
+        (root / OUT).mkdir(parents=True, exist_ok=True)
+        for service in services:
+            (view.services_dir / service).mkdir(parents=True, exist_ok=True)
+        return view
+
+    @property
+    def services_dir(self) -> Path:
+        login = self.identity.login_folder
+        return self.root if login is None else self.root / login
+
+    @property
+    def home(self) -> str:
+        """The FTP path a client starts in."""
+        login = self.identity.login_folder
+        return "/" if login is None else f"/{login}"
+
+    def _parts(self, path: str | Path) -> tuple[str, ...] | None:
+        try:
+            return PurePosixPath(path).relative_to(self.root).parts
+        except ValueError:
+            return None
+
+    def area(self, path: str | Path) -> Area:
+        parts = self._parts(path)
+        if parts is None or any(p.startswith(TMP_PREFIX) for p in parts):
+            return Area.HIDDEN
+        if not parts:
+            return Area.ROOT
+        if parts[0] == OUT:
+            return {1: Area.OUT, 2: Area.OUT_FILE}.get(len(parts), Area.HIDDEN)
+        login = self.identity.login_folder
+        if login is not None:
+            if parts[0] != login:
+                return Area.HIDDEN
+            if len(parts) == 1:
+                return Area.LOGIN
+            parts = parts[1:]
+        if parts[0] not in self.services:
+            return Area.HIDDEN
+        depth = len(parts)
+        if depth == 3 and parts[2] != IN:
+            return Area.HIDDEN
+        return {1: Area.SERVICE, 2: Area.SERVICE_ENTRY, 3: Area.TXID_IN, 4: Area.TXID_FILE}.get(depth, Area.HIDDEN)
+
+    def visible(self, directory: str | Path, names: list[str]) -> list[str]:
+        """Filter a directory listing down to what this certificate may see."""
+        base = Path(directory)
+        return [n for n in names if self.area(base / n) is not Area.HIDDEN]
+
+    def upload_target(self, path: str | Path) -> UploadTarget:
+        area = self.area(path)
+        parts = self._parts(path) or ()
+        if self.identity.login_folder is not None:
+            parts = parts[1:]
+        if area is Area.SERVICE_ENTRY:
+            return UploadTarget(parts[0], check_name(parts[1]), parts[1], None)
+        if area is Area.TXID_FILE:
+            return UploadTarget(parts[0], check_name(parts[1]), check_name(parts[3]), Path(path).parent.parent)
+        raise NameRefused("upload into a service folder: <service>/<txid> or <service>/<txid>/in/<file>")

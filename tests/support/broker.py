@@ -1,0 +1,29 @@
+"""A private RabbitMQ virtual host per test session, on the machine's real broker."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+BROKER = "amqp://guest:guest@127.0.0.1:5672"
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextmanager
+def private_vhost() -> Iterator[str]:
+    """Yield an AMQP URL of a fresh vhost, so tests never meet `make run`'s queues or each other's."""
+    if shutil.which("rabbitmqctl") is None:
+        raise RuntimeError("rabbitmqctl is needed to create the tests' private vhost")
+    vhost = f"ftps-gateway-test-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"{BROKER}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)

@@ -1,0 +1,138 @@
+"""Runs the whole gateway as real processes for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.ports import free_port, free_port_range
+
+BIN = Path(sys.executable).parent
+SERVICES = ("router", "status", "adapter-heartbeat", "adapter-http", "ingress")
+
+
+@dataclass
+class Gateway:
+    root: Path
+    pki: Path
+    amqp_url: str
+    routes: dict[str, Any] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ftps_port: int = field(default_factory=free_port)
+    backend_port: int = field(default_factory=free_port)
+    http_ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
+    passive_ports: range = field(default_factory=lambda: free_port_range(20))
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def routes_file(self) -> Path:
+        return self.root / "routes.yaml"
+
+    def default_routes(self) -> dict[str, Any]:
+        return {
+            "routes": {
+                "heartbeat": {"adapter": "heartbeat"},
+                "tax-reports": {
+                    "adapter": "http",
+                    "options": {"url": f"http://127.0.0.1:{self.backend_port}/files", "timeout": "10"},
+                },
+                "small-files": {"adapter": "heartbeat", "max_file_size": 1024},
+                "companies-only": {"adapter": "heartbeat", "allow": {"kinds": ["employee", "company", "function"]}},
+            }
+        }
+
+    def env(self, service: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        env |= {
+            "GATEWAY_DATA_DIR": str(self.data_dir),
+            "GATEWAY_AMQP_URL": self.amqp_url,
+            "GATEWAY_ROUTES_FILE": str(self.routes_file),
+            "GATEWAY_LOG_FORMAT": "json",
+            "GATEWAY_HTTP_HOST": "127.0.0.1",
+            "GATEWAY_FTPS_HOST": "127.0.0.1",
+            "GATEWAY_FTPS_PORT": str(self.ftps_port),
+            "GATEWAY_PASSIVE_PORTS": f"{self.passive_ports.start}-{self.passive_ports.stop - 1}",
+            "GATEWAY_TLS_CERT_FILE": str(self.pki / "server.pem"),
+            "GATEWAY_TLS_KEY_FILE": str(self.pki / "server.key"),
+            "GATEWAY_CLIENT_CA_FILE": str(self.pki / "client-ca.pem"),
+            "GATEWAY_DEMO_BACKEND_PORT": str(self.backend_port),
+        }
+        if service in self.http_ports:
+            env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])
+        return env | self.extra_env
+
+    def log_path(self, service: str) -> Path:
+        return self.root / f"{service}.log"
+
+    def start_service(self, service: str) -> None:
+        command = BIN / ("gateway-demo-backend" if service == "demo-backend" else f"gateway-{service}")
+        log = self.log_path(service).open("ab")
+        self.procs[service] = subprocess.Popen([str(command)], env=self.env(service), stdout=log, stderr=log)
+        log.close()
+
+    def start(self) -> Gateway:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.routes_file.write_text(yaml.safe_dump(self.routes or self.default_routes()))
+        for service in ("demo-backend", *SERVICES):
+            self.start_service(service)
+        for service in SERVICES:
+            self.wait_ready(service)
+        return self
+
+    def wait_ready(self, service: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.http_ports[service]}/readyz"
+        while time.monotonic() < deadline:
+            proc = self.procs[service]
+            if proc.poll() is not None:
+                raise RuntimeError(f"{service} exited with {proc.returncode}:\n{self.log(service)}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{service} not ready after {timeout}s:\n{self.log(service)}")
+
+    def stop_service(self, service: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(service, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def stop(self) -> None:
+        for service in reversed(list(self.procs)):
+            self.stop_service(service)
+
+    def log(self, service: str) -> str:
+        path = self.log_path(service)
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def metrics(self, service: str) -> str:
+        url = f"http://127.0.0.1:{self.http_ports[service]}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+            body: bytes = response.read()
+            return body.decode()
+
+    def out_dir(self, tenant: str) -> Path:
+        return self.data_dir / "tenants" / tenant / "out"
