@@ -38,7 +38,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, pki: Path, amqp_url: str) 
 
 
 @pytest.fixture(scope="session")
-def cert(pki: Path):  # noqa: ANN201 - a factory fixture
+def cert(pki: Path):
     def make(name: str) -> ClientCert:
         return ClientCert.from_pki(pki, name)
 

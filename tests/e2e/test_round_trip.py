@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +29,6 @@ def _file(tmp_path: Path, name: str, content: bytes) -> Path:
 
 
 def _personal_tenant(pki: Path) -> str:
-    import json
-
     entry = next(e for e in json.loads((pki / "clients" / "index.json").read_text()) if e["name"] == "personal")
     return f"personal/{entry['serial_number'].removeprefix('PID:')}"
 

@@ -14,7 +14,7 @@ def free_port() -> int:
 def free_port_range(size: int) -> range:
     """A run of ``size`` consecutive ports that are free right now (for passive data ports)."""
     for _ in range(200):
-        base = random.randint(20000, 60000 - size)  # noqa: S311
+        base = random.randint(20000, 60000 - size)
         ports = range(base, base + size)
         try:
             for port in ports:
