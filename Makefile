@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PROTO_OUT := services/common/src/gateway_common/proto
 PROTO_SRC := $(wildcard protos/gateway/v1/*.proto)
 
-.PHONY: help bootstrap run test test-unit test-e2e lint typecheck check protos protos-check bench clean
+.PHONY: help bootstrap run test lint typecheck check docs protos protos-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ typecheck: ## mypy --strict over every service
 	.venv/bin/mypy
 
 check: lint typecheck protos-check ## every static check
+	.venv/bin/python scripts/settings_table.py --check
+
+docs: ## regenerate the configuration table in README.md from the settings classes
+	.venv/bin/python scripts/settings_table.py
 
 protos: ## regenerate the protobuf code from protos/
 	@rm -rf $(PROTO_OUT) && mkdir -p $(PROTO_OUT)/gateway/v1
