@@ -15,8 +15,6 @@ from pathlib import Path
 
 from gateway_common.storage import fsync_dir
 
-_BUFFER = 1 << 20
-
 
 class FileTooLarge(OSError):
     def __init__(self, limit: int) -> None:
@@ -27,7 +25,9 @@ class SpoolWriter:
     def __init__(self, path: Path, max_size: int | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        self._file = open(fd, "wb", buffering=_BUFFER)  # noqa: SIM115 - closed by commit/discard
+        # Default buffering on purpose: TLS records arrive as ~16 KiB chunks that pass straight
+        # through to write(2); a large buffer measured 2-5x slower here (see `make bench`).
+        self._file = open(fd, "wb")  # noqa: SIM115 - closed by commit/discard
         self._hash = hashlib.sha256()
         self.path = path
         self.name = str(path)  # pyftpdlib logs file_obj.name
