@@ -40,15 +40,16 @@ pki=var/pki/clients
 cat <<TXT
 
   ftps-gateway is running: FTPS on 127.0.0.1:$GATEWAY_FTPS_PORT, metrics on :9101-9105/metrics.
+  Client certificates: $pki/ (see $pki/index.json); the CA your client should trust: var/pki/server-ca.pem
 
   Upload a file as an employee of CVR 30808460 to the heartbeat service:
     echo hello > /tmp/tx-\$\$.txt
     curl --ssl-reqd --cacert var/pki/server-ca.pem --cert $pki/employee.pem --key $pki/employee.key \\
-         -u anonymous:guest -T /tmp/tx-\$\$.txt ftp://127.0.0.1:$GATEWAY_FTPS_PORT/RID-45490598/heartbeat/
+         -u anonymous:guest -T /tmp/tx-\$\$.txt ftp://127.0.0.1:$GATEWAY_FTPS_PORT/heartbeat/
 
   Read the company's /out (status files appear within a second):
     curl --ssl-reqd --cacert var/pki/server-ca.pem --cert $pki/employee.pem --key $pki/employee.key \\
-         -u anonymous:guest ftp://127.0.0.1:$GATEWAY_FTPS_PORT/out/
+         -u anonymous:guest ftp://127.0.0.1:$GATEWAY_FTPS_PORT/%2Fout/
 
   Press Ctrl-C to stop everything.
 
