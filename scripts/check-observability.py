@@ -23,15 +23,40 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client import registry as registry_module
 
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "charts" / "ftps-gateway"
 BUILTIN = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 # Labels that targets carry (Prometheus, the chart's relabelings, histogram buckets).
-TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "container", "endpoint", "gateway_component", "le"}
+TARGET_LABELS = {
+    "job",
+    "instance",
+    "namespace",
+    "pod",
+    "service",
+    "container",
+    "endpoint",
+    "gateway_component",
+    "le",
+}
 KEYWORDS = {
-    "and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left",
-    "group_right", "inf", "nan", "atan2", "start", "end",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "inf",
+    "nan",
+    "atan2",
+    "start",
+    "end",
 }
 SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -51,8 +76,6 @@ def code_metrics() -> tuple[dict[str, set[str]], list[str]]:
     The registry is made lenient while importing, so that a name clash inside metrics.py is
     reported instead of hiding every other name.
     """
-    from prometheus_client import registry as registry_module
-
     warnings: list[str] = []
     original = registry_module.CollectorRegistry.register
 
@@ -68,14 +91,17 @@ def code_metrics() -> tuple[dict[str, set[str]], list[str]]:
 
     registry_module.CollectorRegistry.register = lenient  # type: ignore[method-assign]
     try:
-        import gateway_common.metrics  # noqa: F401
+        # Imported here, after the registry was made lenient.
+        import gateway_common.metrics  # noqa: F401, PLC0415
     finally:
         registry_module.CollectorRegistry.register = original  # type: ignore[method-assign]
 
     names: dict[str, set[str]] = {}
     for collector in list(registry_module.REGISTRY._collector_to_names):
         labels = set(getattr(collector, "_labelnames", ()) or ())
-        for family in collector.describe() if hasattr(collector, "describe") else collector.collect():
+        for family in (
+            collector.describe() if hasattr(collector, "describe") else collector.collect()
+        ):
             for suffix in SUFFIXES.get(family.type, ("",)):
                 names[family.name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
             if family.type == "info":
@@ -86,11 +112,15 @@ def code_metrics() -> tuple[dict[str, set[str]], list[str]]:
 def pending_metrics() -> dict[str, set[str] | None]:
     out: dict[str, set[str] | None] = {}
     path = CHART / "files" / "metrics-pending.txt"
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
         if line:
             name, _, labels = line.partition(" ")
-            out[name] = {label.strip() for label in labels.split(",") if label.strip()} if labels.strip() else set()
+            out[name] = (
+                {label.strip() for label in labels.split(",") if label.strip()}
+                if labels.strip()
+                else set()
+            )
     return out
 
 
@@ -107,7 +137,9 @@ def promql_names(expr: str) -> dict[str, set[str]]:
     names: dict[str, set[str]] = {}
     for match in _SELECTOR.finditer(expr):
         matchers = _STRING.sub('""', match.group(2))
-        names.setdefault(match.group(1), set()).update(m.group(1) for m in _MATCHER.finditer(matchers))
+        names.setdefault(match.group(1), set()).update(
+            m.group(1) for m in _MATCHER.finditer(matchers)
+        )
     stripped = re.sub(r"\{[^}]*\}", "", _STRING.sub('""', expr))
     stripped = re.sub(r"\[[^\]]*\]", "", stripped)
     stripped = _GROUPING.sub("", stripped)
@@ -148,22 +180,18 @@ def dashboard_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def main() -> int:
+def check_names(
+    rules: dict[str, Any], dashboard: dict[str, Any], known: dict[str, set[str]]
+) -> tuple[list[str], set[str], int]:
+    """Problems with metric and label names; the pending names used; references checked."""
     problems: list[str] = []
-    known, warnings = code_metrics()
     pending = pending_metrics()
-    recorded: set[str] = set()
-
-    rules = yaml.safe_load((CHART / "files" / "alerts.rules.yaml").read_text(encoding="utf-8"))
-    dashboard = json.loads((CHART / "files" / "dashboard.json").read_text(encoding="utf-8"))
-    for group in rules["groups"]:
-        recorded.update(rule["record"] for rule in group["rules"] if "record" in rule)
-
+    recorded = {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
     used_pending: set[str] = set()
     checked = 0
-    for source, where, expr in [("alerts.rules.yaml", w, e) for w, e in alert_exprs(rules)] + [
-        ("dashboard.json", w, e) for w, e in dashboard_exprs(dashboard)
-    ]:
+    sources = [("alerts.rules.yaml", w, e) for w, e in alert_exprs(rules)]
+    sources += [("dashboard.json", w, e) for w, e in dashboard_exprs(dashboard)]
+    for source, where, expr in sources:
         for name, labels in promql_names(expr).items():
             checked += 1
             if name.startswith("rabbitmq_") or name in BUILTIN or name in recorded:
@@ -174,12 +202,20 @@ def main() -> int:
                 used_pending.add(name)
                 unknown = labels - (pending[name] or set()) - TARGET_LABELS
             else:
-                problems.append(f"{source}: {where}: metric {name!r} is not defined in gateway_common.metrics")
+                problems.append(
+                    f"{source}: {where}: metric {name!r} is not defined in gateway_common.metrics"
+                )
                 continue
             if unknown:
-                problems.append(f"{source}: {where}: metric {name!r} has no label(s) {sorted(unknown)}")
+                problems.append(
+                    f"{source}: {where}: metric {name!r} has no label(s) {sorted(unknown)}"
+                )
+    return problems, used_pending, checked
 
-    # Every alert has a firing unit test; every runbook_url has its RUNBOOK.md entry.
+
+def check_tests_and_runbook(rules: dict[str, Any]) -> tuple[list[str], int]:
+    """Every alert has a firing unit test and a RUNBOOK.md entry its runbook_url points to."""
+    problems: list[str] = []
     tests = yaml.safe_load((CHART / "files" / "alerts.test.yaml").read_text(encoding="utf-8"))
     fired = {
         case["alertname"]
@@ -192,29 +228,41 @@ def main() -> int:
         re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
         for heading in re.findall(r"^#{1,6}\s+(.+)$", runbook, flags=re.M)
     }
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            alert = rule.get("alert")
-            if not alert:
-                continue
-            if alert not in fired:
-                problems.append(f"alerts.test.yaml: no unit test expects {alert} to fire")
-            url = rule.get("annotations", {}).get("runbook_url", "")
-            anchor = url.partition("#")[2]
-            if not url or anchor not in anchors:
-                problems.append(f"alerts.rules.yaml: {alert}: runbook_url {url!r} has no entry in RUNBOOK.md")
-            if anchor != alert.lower():
-                problems.append(f"alerts.rules.yaml: {alert}: runbook_url anchor should be #{alert.lower()}")
+    alerts = [r for g in rules["groups"] for r in g["rules"] if r.get("alert")]
+    for rule in alerts:
+        alert = rule["alert"]
+        if alert not in fired:
+            problems.append(f"alerts.test.yaml: no unit test expects {alert} to fire")
+        url = rule.get("annotations", {}).get("runbook_url", "")
+        anchor = url.partition("#")[2]
+        if not url or anchor not in anchors:
+            problems.append(
+                f"alerts.rules.yaml: {alert}: runbook_url {url!r} has no RUNBOOK.md entry"
+            )
+        if anchor != alert.lower():
+            problems.append(
+                f"alerts.rules.yaml: {alert}: runbook_url anchor should be #{alert.lower()}"
+            )
+    return problems, len(fired)
+
+
+def main() -> int:
+    known, warnings = code_metrics()
+    rules = yaml.safe_load((CHART / "files" / "alerts.rules.yaml").read_text(encoding="utf-8"))
+    dashboard = json.loads((CHART / "files" / "dashboard.json").read_text(encoding="utf-8"))
+    problems, used_pending, checked = check_names(rules, dashboard, known)
+    more, fired = check_tests_and_runbook(rules)
+    problems += more
 
     for warning in warnings:
         print(f"WARNING: {warning}")
     for name in sorted(used_pending):
-        state = "now defined in the code: drop it from metrics-pending.txt" if name in known else "not yet in the code"
-        print(f"PENDING: {name} ({state})")
+        state = "defined in the code now: drop it from metrics-pending.txt"
+        print(f"PENDING: {name} ({state if name in known else 'not yet in the code'})")
     for problem in problems:
         print(f"ERROR: {problem}")
     print(
-        f"check-observability: {checked} metric references, {len(fired)} alerts with firing tests, "
+        f"check-observability: {checked} metric references, {fired} alerts with firing tests, "
         f"{len(problems)} problem(s)"
     )
     return 1 if problems else 0

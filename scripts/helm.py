@@ -54,12 +54,14 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for message in report.get("messages") or []:
         severity = int(message.get("severity", 0))
         worst = max(worst, severity)
-        print(f"[{names.get(severity, severity)}] {message.get('path', '')}: {message.get('error', '')}")
+        label = names.get(severity, str(severity))
+        print(f"[{label}] {message.get('path', '')}: {message.get('error', '')}")
     for error in report.get("errors") or []:
         print(f"[ERROR] {error}")
         worst = 3
     failed = worst >= 3 or (args.strict and worst >= 2)
-    print(f"{report.get('total_charts_linted', 0)} chart(s) linted, {'failed' if failed else 'no failures'}")
+    linted = report.get("total_charts_linted", 0)
+    print(f"{linted} chart(s) linted, {'failed' if failed else 'no failures'}")
     return 1 if failed else 0
 
 
@@ -76,7 +78,9 @@ def cmd_template(args: argparse.Namespace) -> int:
                 out.append(f"# Source: {path}\n{text}")
             continue
         for doc in text.split("\n---"):
-            if doc.strip() and any(line.strip() and not line.lstrip().startswith("#") for line in doc.splitlines()):
+            if doc.strip() and any(
+                line.strip() and not line.lstrip().startswith("#") for line in doc.splitlines()
+            ):
                 out.append(f"---\n# Source: {path}\n{doc.strip(chr(10))}\n")
     sys.stdout.write("".join(out))
     return 0
