@@ -5,7 +5,7 @@
 #      Kubernetes JSON schemas (kubernetes-validate --strict); the rendered PrometheusRule
 #      goes through promtool, the dashboard ConfigMap through a JSON parser
 #   3. promtool check rules + promtool test rules (files/alerts.test.yaml)
-#   4. hadolint on services/Dockerfile
+#   4. hadolint on services/Dockerfile; shellcheck on scripts/*.sh and the helm test script
 #   5. scripts/check-observability.py with the project's .venv: metric names of alerts and
 #      dashboard exist in gateway_common.metrics; each alert has a firing test and a runbook entry
 # Install the tools first: scripts/install-deploy-tools.sh. Exits non-zero on any failure.
@@ -36,7 +36,7 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; failures+=("$*"); }
 pass() { printf 'ok: %s\n' "$*"; }
 
-for tool in "$py" "$promtool" "$venv/bin/hadolint" "$venv/bin/kubernetes-validate"; do
+for tool in "$py" "$promtool" "$venv/bin/hadolint" "$venv/bin/kubernetes-validate" "$venv/bin/shellcheck"; do
   if [[ ! -x $tool ]]; then
     echo "check-deploy: $tool is missing: run scripts/install-deploy-tools.sh" >&2
     exit 2
@@ -86,6 +86,9 @@ for d in docs:
     if d["kind"] == "PrometheusRule":
         with open(sys.argv[2] + "-rules.yaml", "w") as f:
             yaml.safe_dump(d["spec"], f)
+    if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-test-heartbeat"):
+        with open(sys.argv[2] + "-round-trip.sh", "w") as f:
+            f.write(d["data"]["round-trip.sh"])
     if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard"):
         for key, text in d["data"].items():
             json.loads(text)
@@ -116,6 +119,13 @@ if "$venv/bin/hadolint" --failure-threshold style "$repo/services/Dockerfile"; t
   pass "hadolint"
 else
   fail "hadolint services/Dockerfile"
+fi
+
+step "shellcheck scripts/*.sh and the helm test script"
+if "$venv/bin/shellcheck" "$repo"/scripts/*.sh "$out"/*-round-trip.sh; then
+  pass "shellcheck"
+else
+  fail "shellcheck"
 fi
 
 # ---------------------------------------------------------------- 5. metric names, tests, runbook

