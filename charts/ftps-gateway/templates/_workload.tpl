@@ -39,9 +39,9 @@ spec:
       automountServiceAccountToken: false
       enableServiceLinks: false
       terminationGracePeriodSeconds: 60
-      {{- include "gw.imagePullSecrets" $root | nindent 6 }}
+      {{- with include "gw.imagePullSecrets" $root | trim }}{{ . | nindent 6 }}{{ end }}
       {{- include "gw.podSecurityContext" $root | nindent 6 }}
-      {{- include "gw.scheduling" . | nindent 6 }}
+      {{- with include "gw.scheduling" . | trim }}{{ . | nindent 6 }}{{ end }}
       containers:
         - name: {{ .component }}
           image: {{ include "gw.image" (dict "root" $root "image" $v.image) }}
