@@ -310,3 +310,56 @@ def test_monitoring_objects_ship_the_plain_files(tools: Path) -> None:
     ]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert dashboard["metadata"]["namespace"] == "monitoring"
+
+
+# ---------------------------------------------------------------------------- metric cross-check
+
+
+def _observability() -> Any:
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location(
+        "check_observability", REPO / "scripts" / "check-observability.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_metric_cross_check_flags_unknown_names_and_labels() -> None:
+    check = _observability()
+    names = check.promql_names(
+        'sum by (reason) (rate(gateway_ftps_logins_total{result="refused"}[10m])) > 0.2'
+        ' and on () absent(up{gateway_component="ingress"} == 1)'
+        " or histogram_quantile(0.9,"
+        ' rate(gateway_nope_seconds_bucket{namespace=~"$namespace"}[5m]))'
+    )
+    assert names == {
+        "gateway_ftps_logins_total": {"result"},
+        "up": {"gateway_component"},
+        "gateway_nope_seconds_bucket": {"namespace"},
+    }
+    known, _ = check.code_metrics()
+    assert known["gateway_deliveries_total"] == {"adapter", "result"}
+    rules = {
+        "groups": [
+            {
+                "name": "t",
+                "rules": [
+                    {"alert": "A", "expr": "rate(gateway_nope_total[5m]) > 0"},
+                    {"alert": "B", "expr": 'gateway_deliveries_total{adaptr="x"}'},
+                    {
+                        "alert": "C",
+                        "expr": "rabbitmq_queue_consumers == 0 or gateway_crl_age_seconds > 1",
+                    },
+                ],
+            }
+        ]
+    }
+    problems, pending, _ = check.check_names(rules, {"panels": []}, known)
+    assert len(problems) == 2
+    assert "gateway_nope_total" in problems[0]
+    assert "adaptr" in problems[1]
+    assert pending == {"gateway_crl_age_seconds"}
