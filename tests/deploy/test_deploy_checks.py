@@ -1,0 +1,365 @@
+"""The deployment artefacts: chart, alerts, dashboard, Dockerfile.
+
+``test_check_deploy`` installs the deploy tools (scripts/install-deploy-tools.sh: PyPI and
+Debian packages into .tools/, idempotent) and runs scripts/check-deploy.sh. The other tests
+render the chart with Helm's SDK (when the tools are there) and assert what every production
+install relies on: hardened, probed, resourced containers and a passive-port layout in which a
+data connection can only reach the replica that opened it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "ftps-gateway"
+TOOLS = Path(os.environ.get("DEPLOY_TOOLS_DIR", REPO / ".tools"))
+TOOLS_PY = TOOLS / "venv" / "bin" / "python"
+FULL = CHART / "ci" / "full-values.yaml"
+
+
+@pytest.fixture(scope="module")
+def tools() -> Path:
+    if os.environ.get("DEPLOY_TOOLS_SKIP_INSTALL") != "1":
+        result = subprocess.run(
+            [str(REPO / "scripts" / "install-deploy-tools.sh")],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, (
+            f"install-deploy-tools.sh failed:\n{result.stdout}\n{result.stderr}"
+        )
+    if not TOOLS_PY.exists():
+        pytest.skip("deploy tools are not installed (.tools/venv)")
+    return TOOLS_PY
+
+
+def render(
+    tools: Path, *values: Path | dict[str, Any], expect_error: bool = False
+) -> list[dict[str, Any]] | str:
+    args = [
+        str(tools),
+        str(REPO / "scripts" / "helm.py"),
+        "template",
+        str(CHART),
+        "--name",
+        "gw",
+        "--namespace",
+        "ftps",
+    ]
+    tmp_files = []
+    for index, given in enumerate(values):
+        value = given
+        if isinstance(value, dict):
+            path = (
+                Path(os.environ.get("TMPDIR", "/tmp"))
+                / f"deploy-test-values-{os.getpid()}-{index}.yaml"
+            )
+            path.write_text(yaml.safe_dump(value), encoding="utf-8")
+            tmp_files.append(path)
+            value = path
+        args += ["-f", str(value)]
+    try:
+        result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=120)
+    finally:
+        for path in tmp_files:
+            path.unlink(missing_ok=True)
+    if expect_error:
+        assert result.returncode != 0, "the render should have failed"
+        return result.stderr
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def pod_specs(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job"}:
+            yield f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "Pod":
+            yield f"Pod/{doc['metadata']['name']}", doc["spec"]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+# ---------------------------------------------------------------------------- the whole check
+
+
+def test_check_deploy(tools: Path) -> None:
+    result = subprocess.run(
+        [str(REPO / "scripts" / "check-deploy.sh")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, (
+        f"check-deploy.sh failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    )
+    assert "check-deploy: all checks passed" in result.stdout
+
+
+# ---------------------------------------------------------------------------- every container
+
+
+@pytest.mark.parametrize("values", ["default", "full", "dev"])
+def test_every_container_is_hardened_probed_and_resourced(tools: Path, values: str) -> None:
+    files = {"default": [], "full": [FULL], "dev": [CHART / "examples" / "values-dev.yaml"]}[values]
+    docs = render(tools, *files)
+    assert isinstance(docs, list)
+    seen = 0
+    for where, spec in pod_specs(docs):
+        pod_ctx = spec.get("securityContext", {})
+        assert pod_ctx.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
+        assert spec.get("automountServiceAccountToken") is False, where
+        is_test_pod = where.startswith("Pod/")
+        for container in spec["containers"] + spec.get("initContainers", []):
+            seen += 1
+            name = f"{where}/{container['name']}"
+            ctx = container.get("securityContext", {})
+            assert ctx.get("readOnlyRootFilesystem") is True, name
+            assert ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is True, name
+            assert ctx.get("allowPrivilegeEscalation") is False, name
+            assert ctx.get("capabilities", {}).get("drop") == ["ALL"], name
+            assert not ctx.get("capabilities", {}).get("add"), name
+            resources = container.get("resources", {})
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(kind, {})), f"{name}: {kind}"
+            if not is_test_pod:
+                assert "livenessProbe" in container, name
+                assert "readinessProbe" in container, name
+    assert seen >= 5
+
+
+def test_every_workload_has_a_service_account_and_no_token(tools: Path) -> None:
+    docs = render(tools, FULL)
+    assert isinstance(docs, list)
+    accounts = {doc["metadata"]["name"] for doc in by_kind(docs, "ServiceAccount")}
+    for deployment in by_kind(docs, "Deployment"):
+        spec = deployment["spec"]["template"]["spec"]
+        if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == "rabbitmq":
+            continue
+        assert spec["serviceAccountName"] in accounts, deployment["metadata"]["name"]
+    assert all(
+        doc["automountServiceAccountToken"] is False for doc in by_kind(docs, "ServiceAccount")
+    )
+
+
+# ---------------------------------------------------------------------------- FTPS exposure
+
+
+def test_each_ingress_replica_owns_its_service_and_passive_range(tools: Path) -> None:
+    """The answer to 'the data connection reaches another replica': each replica has its own
+    LoadBalancer Service holding the control port and a passive range no other replica uses,
+    and advertises that Service's address in PASV."""
+    docs = render(tools, FULL)
+    assert isinstance(docs, list)
+    full = yaml.safe_load(FULL.read_text())
+    addresses = full["ingress"]["exposure"]["replicaAddresses"]
+    deployments = {
+        d["metadata"]["name"]: d
+        for d in by_kind(docs, "Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "ingress"
+    }
+    services = [s for s in by_kind(docs, "Service") if s["spec"].get("type") == "LoadBalancer"]
+    assert len(deployments) == len(services) == full["ingress"]["replicas"] == len(addresses)
+    taken: set[int] = set()
+    for service in services:
+        spec = service["spec"]
+        assert spec["externalTrafficPolicy"] == "Local"
+        matching = [
+            d
+            for d in deployments.values()
+            if all(
+                d["spec"]["template"]["metadata"]["labels"].get(k) == v
+                for k, v in spec["selector"].items()
+            )
+        ]
+        assert len(matching) == 1, f"{service['metadata']['name']} must select exactly one replica"
+        deployment = matching[0]
+        assert deployment["spec"]["replicas"] == 1
+        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+        env = {
+            e["name"]: e.get("value")
+            for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        low, high = (int(p) for p in env["GATEWAY_PASSIVE_PORTS"].split("-"))
+        passive = {p["port"] for p in spec["ports"] if p["name"].startswith("pasv-")}
+        assert passive == set(range(low, high + 1))
+        assert all(
+            p["targetPort"] == p["port"] for p in spec["ports"] if p["name"].startswith("pasv-")
+        )
+        assert not passive & taken, "passive ranges of two replicas overlap"
+        taken |= passive
+        replica = int(service["metadata"]["labels"]["ftps-gateway/replica"])
+        assert env["GATEWAY_MASQUERADE_ADDRESS"] == addresses[replica]
+        assert spec.get("loadBalancerIP") == addresses[replica]
+        assert env["GATEWAY_PROXY_PROTOCOL"] == "v2"
+        assert env["GATEWAY_PROXY_TRUSTED_CIDRS"] == "10.0.0.0/16"
+        assert {"name": "ftps", "port": 6371, "targetPort": "ftps", "protocol": "TCP"} in spec[
+            "ports"
+        ]
+
+
+def test_shared_exposure_with_several_replicas_is_refused(tools: Path) -> None:
+    error = render(
+        tools, {"ingress": {"replicas": 2, "exposure": {"mode": "shared"}}}, expect_error=True
+    )
+    assert "another replica" in error
+    docs = render(
+        tools,
+        {
+            "ingress": {
+                "replicas": 1,
+                "exposure": {"mode": "shared", "masqueradeAddress": "198.51.100.7"},
+            }
+        },
+    )
+    assert isinstance(docs, list)
+    (service,) = [s for s in by_kind(docs, "Service") if s["spec"].get("type") == "LoadBalancer"]
+    assert service["spec"]["sessionAffinity"] == "ClientIP"
+
+
+def test_proxy_protocol_needs_trusted_load_balancers(tools: Path) -> None:
+    error = render(tools, {"ingress": {"proxyProtocol": {"mode": "v1"}}}, expect_error=True)
+    assert "trustedCIDRs" in error
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def test_schema_rejects_unknown_keys_and_bad_enums(tools: Path) -> None:
+    assert "additional properties" in render(tools, {"ingress": {"replica": 3}}, expect_error=True)
+    assert "rabbitmq" in render(tools, {"rabbitmq": {"mode": "embedded"}}, expect_error=True)
+
+
+def test_adding_an_adapter_is_one_values_block(tools: Path) -> None:
+    docs = render(tools, FULL)
+    assert isinstance(docs, list)
+    names = {d["metadata"]["name"] for d in by_kind(docs, "Deployment")}
+    assert "gw-ftps-gateway-adapter-cpr" in names
+    (cpr,) = [
+        d
+        for d in by_kind(docs, "Deployment")
+        if d["metadata"]["name"] == "gw-ftps-gateway-adapter-cpr"
+    ]
+    container = cpr["spec"]["template"]["spec"]["containers"][0]
+    assert (
+        container["image"]
+        == "registry.example.org/ftps-gateway/cpr-team/ftps-gateway-adapter-cpr:1.4.2"
+    )
+    assert {"name": "GATEWAY_HTTP_PORT", "value": "9110"} in container["env"]
+    hpas = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind(docs, "HorizontalPodAutoscaler")}
+    assert {
+        "gw-ftps-gateway-router",
+        "gw-ftps-gateway-adapter-http",
+        "gw-ftps-gateway-adapter-cpr",
+    } <= hpas
+    error = render(tools, {"routes": {"X": {"adapter": "nosuch"}}}, expect_error=True)
+    assert "nosuch" in error
+
+
+def test_shared_storage_is_mounted_where_needed(tools: Path) -> None:
+    docs = render(tools)
+    assert isinstance(docs, list)
+    (pvc,) = by_kind(docs, "PersistentVolumeClaim")
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    for deployment in by_kind(docs, "Deployment"):
+        component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        has_data = (
+            "data" in volumes
+            and volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+        )
+        assert has_data == (component != "router"), component
+
+
+def test_network_policies_deny_by_default(tools: Path) -> None:
+    docs = render(tools)
+    assert isinstance(docs, list)
+    policies = {p["metadata"]["name"]: p for p in by_kind(docs, "NetworkPolicy")}
+    deny = policies["gw-ftps-gateway-default-deny"]["spec"]
+    assert deny["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny
+    assert "egress" not in deny
+    ftps = policies["gw-ftps-gateway-ingress-ftps"]["spec"]["ingress"][0]["ports"]
+    assert {"protocol": "TCP", "port": 35000, "endPort": 35099} in ftps
+
+
+def test_monitoring_objects_ship_the_plain_files(tools: Path) -> None:
+    docs = render(tools, FULL)
+    assert isinstance(docs, list)
+    (rule,) = by_kind(docs, "PrometheusRule")
+    plain = yaml.safe_load((CHART / "files" / "alerts.rules.yaml").read_text())
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert alerts == [r["alert"] for g in plain["groups"] for r in g["rules"]]
+    urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert all(u.startswith("https://git.example.org/platform/ftps-gateway/") for u in urls)
+    (dashboard,) = [
+        c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")
+    ]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+
+
+# ---------------------------------------------------------------------------- metric cross-check
+
+
+def _observability() -> Any:
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location(
+        "check_observability", REPO / "scripts" / "check-observability.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_metric_cross_check_flags_unknown_names_and_labels() -> None:
+    check = _observability()
+    names = check.promql_names(
+        'sum by (reason) (rate(gateway_ftps_logins_total{result="refused"}[10m])) > 0.2'
+        ' and on () absent(up{gateway_component="ingress"} == 1)'
+        " or histogram_quantile(0.9,"
+        ' rate(gateway_nope_seconds_bucket{namespace=~"$namespace"}[5m]))'
+    )
+    assert names == {
+        "gateway_ftps_logins_total": {"result"},
+        "up": {"gateway_component"},
+        "gateway_nope_seconds_bucket": {"namespace"},
+    }
+    known, _ = check.code_metrics()
+    assert known["gateway_deliveries_total"] == {"adapter", "result"}
+    rules = {
+        "groups": [
+            {
+                "name": "t",
+                "rules": [
+                    {"alert": "A", "expr": "rate(gateway_nope_total[5m]) > 0"},
+                    {"alert": "B", "expr": 'gateway_deliveries_total{adaptr="x"}'},
+                    {
+                        "alert": "C",
+                        "expr": "rabbitmq_queue_consumers == 0 or gateway_crl_age_seconds > 1",
+                    },
+                ],
+            }
+        ]
+    }
+    problems, pending, _ = check.check_names(rules, {"panels": []}, known)
+    assert len(problems) == 2
+    assert "gateway_nope_total" in problems[0]
+    assert "adaptr" in problems[1]
+    assert pending == {"gateway_crl_age_seconds"}
