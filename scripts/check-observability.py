@@ -5,8 +5,7 @@ Run with the project's own interpreter (<repo>/.venv/bin/python), which has gate
   1. every metric named in files/alerts.rules.yaml and files/dashboard.json is a collector
      registered by gateway_common.metrics (suffixes _total/_created/_bucket/_sum/_count/_info
      as the metric type makes them), or one of Prometheus' own series (up), or RabbitMQ's
-     (rabbitmq_*), or listed in files/metrics-pending.txt (named here before the code has it:
-     reported, not failed);
+     (rabbitmq_*);
   2. label names used in selectors on gateway metrics exist on the metric (or are target labels);
   3. every alert has a promtool unit test in files/alerts.test.yaml that expects it to fire;
   4. every alert's runbook_url points to an entry of RUNBOOK.md.
@@ -99,29 +98,12 @@ def code_metrics() -> tuple[dict[str, set[str]], list[str]]:
     names: dict[str, set[str]] = {}
     for collector in list(registry_module.REGISTRY._collector_to_names):
         labels = set(getattr(collector, "_labelnames", ()) or ())
-        for family in (
-            collector.describe() if hasattr(collector, "describe") else collector.collect()
-        ):
+        for family in collector.describe() if hasattr(collector, "describe") else collector.collect():
             for suffix in SUFFIXES.get(family.type, ("",)):
                 names[family.name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
             if family.type == "info":
                 names[family.name + "_info"] |= {"service", "version"}
     return names, warnings
-
-
-def pending_metrics() -> dict[str, set[str] | None]:
-    out: dict[str, set[str] | None] = {}
-    path = CHART / "files" / "metrics-pending.txt"
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            name, _, labels = line.partition(" ")
-            out[name] = (
-                {label.strip() for label in labels.split(",") if label.strip()}
-                if labels.strip()
-                else set()
-            )
-    return out
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
@@ -137,9 +119,7 @@ def promql_names(expr: str) -> dict[str, set[str]]:
     names: dict[str, set[str]] = {}
     for match in _SELECTOR.finditer(expr):
         matchers = _STRING.sub('""', match.group(2))
-        names.setdefault(match.group(1), set()).update(
-            m.group(1) for m in _MATCHER.finditer(matchers)
-        )
+        names.setdefault(match.group(1), set()).update(m.group(1) for m in _MATCHER.finditer(matchers))
     stripped = re.sub(r"\{[^}]*\}", "", _STRING.sub('""', expr))
     stripped = re.sub(r"\[[^\]]*\]", "", stripped)
     stripped = _GROUPING.sub("", stripped)
@@ -180,14 +160,10 @@ def dashboard_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def check_names(
-    rules: dict[str, Any], dashboard: dict[str, Any], known: dict[str, set[str]]
-) -> tuple[list[str], set[str], int]:
-    """Problems with metric and label names; the pending names used; references checked."""
+def check_names(rules: dict[str, Any], dashboard: dict[str, Any], known: dict[str, set[str]]) -> tuple[list[str], int]:
+    """Problems with metric and label names; references checked."""
     problems: list[str] = []
-    pending = pending_metrics()
     recorded = {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
-    used_pending: set[str] = set()
     checked = 0
     sources = [("alerts.rules.yaml", w, e) for w, e in alert_exprs(rules)]
     sources += [("dashboard.json", w, e) for w, e in dashboard_exprs(dashboard)]
@@ -198,19 +174,12 @@ def check_names(
                 continue
             if name in known:
                 unknown = labels - known[name] - TARGET_LABELS
-            elif name in pending:
-                used_pending.add(name)
-                unknown = labels - (pending[name] or set()) - TARGET_LABELS
             else:
-                problems.append(
-                    f"{source}: {where}: metric {name!r} is not defined in gateway_common.metrics"
-                )
+                problems.append(f"{source}: {where}: metric {name!r} is not defined in gateway_common.metrics")
                 continue
             if unknown:
-                problems.append(
-                    f"{source}: {where}: metric {name!r} has no label(s) {sorted(unknown)}"
-                )
-    return problems, used_pending, checked
+                problems.append(f"{source}: {where}: metric {name!r} has no label(s) {sorted(unknown)}")
+    return problems, checked
 
 
 def check_tests_and_runbook(rules: dict[str, Any]) -> tuple[list[str], int]:
@@ -236,13 +205,9 @@ def check_tests_and_runbook(rules: dict[str, Any]) -> tuple[list[str], int]:
         url = rule.get("annotations", {}).get("runbook_url", "")
         anchor = url.partition("#")[2]
         if not url or anchor not in anchors:
-            problems.append(
-                f"alerts.rules.yaml: {alert}: runbook_url {url!r} has no RUNBOOK.md entry"
-            )
+            problems.append(f"alerts.rules.yaml: {alert}: runbook_url {url!r} has no RUNBOOK.md entry")
         if anchor != alert.lower():
-            problems.append(
-                f"alerts.rules.yaml: {alert}: runbook_url anchor should be #{alert.lower()}"
-            )
+            problems.append(f"alerts.rules.yaml: {alert}: runbook_url anchor should be #{alert.lower()}")
     return problems, len(fired)
 
 
@@ -250,15 +215,12 @@ def main() -> int:
     known, warnings = code_metrics()
     rules = yaml.safe_load((CHART / "files" / "alerts.rules.yaml").read_text(encoding="utf-8"))
     dashboard = json.loads((CHART / "files" / "dashboard.json").read_text(encoding="utf-8"))
-    problems, used_pending, checked = check_names(rules, dashboard, known)
+    problems, checked = check_names(rules, dashboard, known)
     more, fired = check_tests_and_runbook(rules)
     problems += more
 
     for warning in warnings:
         print(f"WARNING: {warning}")
-    for name in sorted(used_pending):
-        state = "defined in the code now: drop it from metrics-pending.txt"
-        print(f"PENDING: {name} ({state if name in known else 'not yet in the code'})")
     for problem in problems:
         print(f"ERROR: {problem}")
     print(

@@ -78,9 +78,7 @@ def cmd_template(args: argparse.Namespace) -> int:
                 out.append(f"# Source: {path}\n{text}")
             continue
         for doc in text.split("\n---"):
-            if doc.strip() and any(
-                line.strip() and not line.lstrip().startswith("#") for line in doc.splitlines()
-            ):
+            if doc.strip() and any(line.strip() and not line.lstrip().startswith("#") for line in doc.splitlines()):
                 out.append(f"---\n# Source: {path}\n{doc.strip(chr(10))}\n")
     sys.stdout.write("".join(out))
     return 0

@@ -35,17 +35,13 @@ def tools() -> Path:
             text=True,
             timeout=600,
         )
-        assert result.returncode == 0, (
-            f"install-deploy-tools.sh failed:\n{result.stdout}\n{result.stderr}"
-        )
+        assert result.returncode == 0, f"install-deploy-tools.sh failed:\n{result.stdout}\n{result.stderr}"
     if not TOOLS_PY.exists():
         pytest.skip("deploy tools are not installed (.tools/venv)")
     return TOOLS_PY
 
 
-def render(
-    tools: Path, *values: Path | dict[str, Any], expect_error: bool = False
-) -> list[dict[str, Any]] | str:
+def render(tools: Path, *values: Path | dict[str, Any], expect_error: bool = False) -> list[dict[str, Any]] | str:
     args = [
         str(tools),
         str(REPO / "scripts" / "helm.py"),
@@ -60,10 +56,7 @@ def render(
     for index, given in enumerate(values):
         value = given
         if isinstance(value, dict):
-            path = (
-                Path(os.environ.get("TMPDIR", "/tmp"))
-                / f"deploy-test-values-{os.getpid()}-{index}.yaml"
-            )
+            path = Path(os.environ.get("TMPDIR", "/tmp")) / f"deploy-test-values-{os.getpid()}-{index}.yaml"
             path.write_text(yaml.safe_dump(value), encoding="utf-8")
             tmp_files.append(path)
             value = path
@@ -103,9 +96,7 @@ def test_check_deploy(tools: Path) -> None:
         text=True,
         timeout=600,
     )
-    assert result.returncode == 0, (
-        f"check-deploy.sh failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
-    )
+    assert result.returncode == 0, f"check-deploy.sh failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
     assert "check-deploy: all checks passed" in result.stdout
 
 
@@ -150,9 +141,7 @@ def test_every_workload_has_a_service_account_and_no_token(tools: Path) -> None:
         if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == "rabbitmq":
             continue
         assert spec["serviceAccountName"] in accounts, deployment["metadata"]["name"]
-    assert all(
-        doc["automountServiceAccountToken"] is False for doc in by_kind(docs, "ServiceAccount")
-    )
+    assert all(doc["automountServiceAccountToken"] is False for doc in by_kind(docs, "ServiceAccount"))
 
 
 # ---------------------------------------------------------------------------- FTPS exposure
@@ -180,25 +169,17 @@ def test_each_ingress_replica_owns_its_service_and_passive_range(tools: Path) ->
         matching = [
             d
             for d in deployments.values()
-            if all(
-                d["spec"]["template"]["metadata"]["labels"].get(k) == v
-                for k, v in spec["selector"].items()
-            )
+            if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in spec["selector"].items())
         ]
         assert len(matching) == 1, f"{service['metadata']['name']} must select exactly one replica"
         deployment = matching[0]
         assert deployment["spec"]["replicas"] == 1
         assert deployment["spec"]["strategy"]["type"] == "Recreate"
-        env = {
-            e["name"]: e.get("value")
-            for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        }
+        env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
         low, high = (int(p) for p in env["GATEWAY_PASSIVE_PORTS"].split("-"))
         passive = {p["port"] for p in spec["ports"] if p["name"].startswith("pasv-")}
         assert passive == set(range(low, high + 1))
-        assert all(
-            p["targetPort"] == p["port"] for p in spec["ports"] if p["name"].startswith("pasv-")
-        )
+        assert all(p["targetPort"] == p["port"] for p in spec["ports"] if p["name"].startswith("pasv-"))
         assert not passive & taken, "passive ranges of two replicas overlap"
         taken |= passive
         replica = int(service["metadata"]["labels"]["ftps-gateway/replica"])
@@ -206,15 +187,11 @@ def test_each_ingress_replica_owns_its_service_and_passive_range(tools: Path) ->
         assert spec.get("loadBalancerIP") == addresses[replica]
         assert env["GATEWAY_PROXY_PROTOCOL"] == "v2"
         assert env["GATEWAY_PROXY_TRUSTED_CIDRS"] == "10.0.0.0/16"
-        assert {"name": "ftps", "port": 6371, "targetPort": "ftps", "protocol": "TCP"} in spec[
-            "ports"
-        ]
+        assert {"name": "ftps", "port": 6371, "targetPort": "ftps", "protocol": "TCP"} in spec["ports"]
 
 
 def test_shared_exposure_with_several_replicas_is_refused(tools: Path) -> None:
-    error = render(
-        tools, {"ingress": {"replicas": 2, "exposure": {"mode": "shared"}}}, expect_error=True
-    )
+    error = render(tools, {"ingress": {"replicas": 2, "exposure": {"mode": "shared"}}}, expect_error=True)
     assert "another replica" in error
     docs = render(
         tools,
@@ -248,16 +225,9 @@ def test_adding_an_adapter_is_one_values_block(tools: Path) -> None:
     assert isinstance(docs, list)
     names = {d["metadata"]["name"] for d in by_kind(docs, "Deployment")}
     assert "gw-ftps-gateway-adapter-cpr" in names
-    (cpr,) = [
-        d
-        for d in by_kind(docs, "Deployment")
-        if d["metadata"]["name"] == "gw-ftps-gateway-adapter-cpr"
-    ]
+    (cpr,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-adapter-cpr"]
     container = cpr["spec"]["template"]["spec"]["containers"][0]
-    assert (
-        container["image"]
-        == "registry.example.org/ftps-gateway/cpr-team/ftps-gateway-adapter-cpr:1.4.2"
-    )
+    assert container["image"] == "registry.example.org/ftps-gateway/cpr-team/ftps-gateway-adapter-cpr:1.4.2"
     assert {"name": "GATEWAY_HTTP_PORT", "value": "9110"} in container["env"]
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind(docs, "HorizontalPodAutoscaler")}
     assert {
@@ -278,8 +248,7 @@ def test_shared_storage_is_mounted_where_needed(tools: Path) -> None:
         component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         has_data = (
-            "data" in volumes
-            and volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+            "data" in volumes and volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
         )
         assert has_data == (component != "router"), component
 
@@ -305,9 +274,7 @@ def test_monitoring_objects_ship_the_plain_files(tools: Path) -> None:
     assert alerts == [r["alert"] for g in plain["groups"] for r in g["rules"]]
     urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
     assert all(u.startswith("https://git.example.org/platform/ftps-gateway/") for u in urls)
-    (dashboard,) = [
-        c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")
-    ]
+    (dashboard,) = [c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert dashboard["metadata"]["namespace"] == "monitoring"
 
@@ -318,9 +285,7 @@ def test_monitoring_objects_ship_the_plain_files(tools: Path) -> None:
 def _observability() -> Any:
     import importlib.util  # noqa: PLC0415
 
-    spec = importlib.util.spec_from_file_location(
-        "check_observability", REPO / "scripts" / "check-observability.py"
-    )
+    spec = importlib.util.spec_from_file_location("check_observability", REPO / "scripts" / "check-observability.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -358,8 +323,7 @@ def test_metric_cross_check_flags_unknown_names_and_labels() -> None:
             }
         ]
     }
-    problems, pending, _ = check.check_names(rules, {"panels": []}, known)
+    problems, _ = check.check_names(rules, {"panels": []}, known)
     assert len(problems) == 2
     assert "gateway_nope_total" in problems[0]
     assert "adaptr" in problems[1]
-    assert pending == {"gateway_crl_age_seconds"}

@@ -32,6 +32,13 @@ UPLOAD_FINALIZE_SECONDS = Histogram(
 )
 OUTBOX_BACKLOG = Gauge("gateway_outbox_backlog", "Upload events waiting in the outbox.")
 OUTBOX_OLDEST_AGE = Gauge("gateway_outbox_oldest_age_seconds", "Age of the oldest upload event waiting in the outbox.")
+SERVER_CERT_NOT_AFTER = Gauge(
+    "gateway_server_certificate_expiry_timestamp_seconds", "Expiry of the FTPS server certificate in use."
+)
+CRL_AGE = Gauge("gateway_crl_age_seconds", "Seconds since the CRL in force was issued (thisUpdate).", ["crl"])
+CRL_NEXT_UPDATE = Gauge(
+    "gateway_crl_next_update_timestamp_seconds", "nextUpdate of the CRL in force, per CRL.", ["crl"]
+)
 CLIENT_CERT_NOT_AFTER = Gauge(
     "gateway_client_certificate_expiry_timestamp_seconds",
     "Expiry of certificates that logged in recently, per tenant and subject.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
+from cryptography import x509
 from gateway_common import metrics
 from gateway_common.health import build_health_app, serve_http
 from gateway_common.logging import configure_logging, get_logger
@@ -29,6 +30,8 @@ def main() -> None:
     configure_logging("ingress", settings.log_level, settings.log_format)
     log = get_logger("gateway_ingress")
     metrics.BUILD_INFO.info({"service": "ingress"})
+    server_cert = x509.load_pem_x509_certificate(settings.tls_cert_file.read_bytes())
+    metrics.SERVER_CERT_NOT_AFTER.set(server_cert.not_valid_after_utc.timestamp())
     layout = StorageLayout(settings.data_dir)
     layout.ensure()
     routes = RouteTableSource(settings.routes_file)
