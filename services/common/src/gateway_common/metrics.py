@@ -37,6 +37,13 @@ CLIENT_CERT_NOT_AFTER = Gauge(
     "Expiry of certificates that logged in recently, per tenant and subject.",
     ["tenant", "subject_id", "kind"],
 )
+CRL_NEXT_UPDATE = Gauge(
+    "gateway_crl_next_update_timestamp_seconds", "nextUpdate of the newest CRL held per issuing CA.", ["issuer"]
+)
+CRL_REFRESHES = Counter(
+    "gateway_crl_refreshes_total", "CRL loads by source (file or url) and result.", ["source", "result"]
+)
+OUT_DELETES = Counter("gateway_out_deletes_total", "Files clients deleted from /out, by certificate kind.", ["kind"])
 
 # --- messaging (every service)
 MESSAGES_CONSUMED = Counter(

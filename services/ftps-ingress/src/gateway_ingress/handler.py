@@ -23,12 +23,12 @@ from gateway_common.storage import StorageLayout
 from OpenSSL import SSL
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
+from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.login import LoginRefused, authenticate
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
 from gateway_ingress.spool import SpoolWriter
 from gateway_ingress.tenant import Area, NameRefused, TenantView, check_name
-from gateway_ingress.tls import PeerVerification
 from gateway_ingress.waker import Waker
 
 log = get_logger(__name__)
@@ -65,6 +65,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     routes: ClassVar[RouteTableSource]
     pipeline: ClassVar[UploadPipeline]
     waker: ClassVar[Waker]
+    validator: ClassVar[CertificateValidator]
 
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         self.identity: Identity | None = None
@@ -81,11 +82,6 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         metrics.FTPS_SESSIONS.dec()
         self._abandon_upload()
 
-    def secure_connection(self, ssl_context: SSL.Context) -> None:
-        super().secure_connection(ssl_context)
-        if isinstance(self.socket, SSL.Connection):
-            self.socket.set_app_data(PeerVerification())
-
     def _refuse(self, command: str, reason: str, reply: str) -> None:
         metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()
         self.respond(reply)
@@ -99,10 +95,12 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             self.respond("503 Login with USER first.")
             return
         try:
-            identity = authenticate(self.socket)
+            identity = authenticate(self.socket, self.validator).identity
         except LoginRefused as exc:
             metrics.FTPS_LOGINS.labels(result="refused", reason=exc.reason, kind="unknown").inc()
-            log.warning("login refused", reason=exc.reason, detail=exc.detail, remote_ip=self.remote_ip)
+            log.warning(
+                "login refused", reason=exc.reason, detail=exc.detail, remote_ip=self.remote_ip, **self._peer_fields()
+            )
             self.respond(f"530 Login refused: {exc.detail}")
             self.close_when_done()
             return
@@ -127,6 +125,17 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             services=services,
             remote_ip=self.remote_ip,
         )
+
+    def _peer(self) -> Any:
+        if isinstance(self.socket, SSL.Connection):
+            return self.socket.get_peer_certificate(as_cryptography=True)
+        return None
+
+    def _peer_fields(self) -> dict[str, str]:
+        peer = self._peer()
+        if peer is None:
+            return {}
+        return {"subject": peer.subject.rfc4514_string(), "certificate_serial": format(peer.serial_number, "x")}
 
     # --- folders
     def ftp_MKD(self, path: str) -> str | None:
