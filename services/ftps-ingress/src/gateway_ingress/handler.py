@@ -7,10 +7,13 @@ event are durable; that work runs in the pipeline thread, never on the FTP IO lo
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import json
 import os
 import time
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, ClassVar
 
 from gateway_common import metrics
@@ -27,6 +30,7 @@ from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.login import LoginRefused, authenticate
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
+from gateway_ingress.recent import RecentUploads
 from gateway_ingress.spool import SpoolWriter
 from gateway_ingress.tenant import Area, NameRefused, TenantView, check_name
 from gateway_ingress.waker import Waker
@@ -66,6 +70,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     pipeline: ClassVar[UploadPipeline]
     waker: ClassVar[Waker]
     validator: ClassVar[CertificateValidator]
+    recent: ClassVar[RecentUploads]
 
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         self.identity: Identity | None = None
@@ -155,6 +160,51 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         result: str | None = super().ftp_MKD(path)
         return result
 
+    def ftp_SIZE(self, path: str) -> str | None:
+        recent = self.recent.get(path)
+        if recent is not None and self._current_type != "a" and not self.fs.lexists(path):
+            self.respond(f"213 {recent[0]}")
+            return path
+        result: str | None = super().ftp_SIZE(path)
+        return result
+
+    def ftp_MDTM(self, path: str) -> str | None:
+        recent = self.recent.get(path)
+        if recent is not None and not self.fs.lexists(path):
+            self.respond(f"213 {time.strftime('%Y%m%d%H%M%S', time.gmtime(recent[1]))}")
+            return path
+        result: str | None = super().ftp_MDTM(path)
+        return result
+
+    # --- /out
+    def ftp_DELE(self, path: str) -> str | None:
+        assert self.view is not None
+        area = self.view.area(path)
+        result: str | None = super().ftp_DELE(path)
+        if result is not None and area is Area.OUT_FILE:
+            self._audit_delete(os.path.basename(path))
+        return result
+
+    def _audit_delete(self, name: str) -> None:
+        """Deletes in /out remove the file for every certificate of the company: who did it is kept."""
+        assert self.identity is not None
+        identity = self.identity
+        record = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "action": "delete",
+            "tenant": identity.tenant,
+            "file": f"out/{name}",
+            "kind": identity.kind.value,
+            "serial_number": identity.serial_number,
+            "common_name": identity.common_name,
+            "certificate_sha256": identity.fingerprint,
+            "remote_ip": self.remote_ip,
+        }
+        metrics.OUT_DELETES.labels(kind=identity.kind.value).inc()
+        log.info("out file deleted", **record)
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        asyncio.run_coroutine_threadsafe(asyncio.to_thread(_append, self.layout.audit_file, line), self.pipeline.loop)
+
     def ftp_STOU(self, line: str) -> None:
         self._refuse("STOU", "unsupported", "502 STOU is not supported: the file name is the transaction id.")
 
@@ -225,12 +275,12 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         started = time.perf_counter()
 
         def done(future: Future[events_pb2.UploadReceived]) -> None:
-            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started)
+            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started, file)
 
         self.pipeline.finalize(upload, done)
 
     def _upload_finished(
-        self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float
+        self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float, path: str
     ) -> None:
         metrics.UPLOAD_FINALIZE_SECONDS.observe(time.perf_counter() - started)
         service = upload.target.service
@@ -253,6 +303,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
                 size=event.size,
                 sha256=event.sha256,
             )
+            self.recent.add(path, event.size, time.time())
             reply = f"226 Transfer complete; transaction {event.ftp_txid} is on its way to {service}."
         if not self._closed:
             self.respond(reply)
@@ -267,3 +318,13 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         upload, self._upload = self._upload, None
         if upload is not None:
             self.pipeline.discard(upload)
+
+
+def _append(path: Path, line: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

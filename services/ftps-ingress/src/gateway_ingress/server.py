@@ -10,6 +10,7 @@ from pyftpdlib.servers import FTPServer
 from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.handler import GatewayDTPHandler, GatewayHandler
 from gateway_ingress.pipeline import UploadPipeline
+from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
 from gateway_ingress.tls import build_context
 from gateway_ingress.waker import Waker
@@ -32,6 +33,7 @@ def build_server(
             "routes": routes,
             "pipeline": pipeline,
             "validator": validator,
+            "recent": RecentUploads(settings.upload_size_grace),
             "waker": Waker(ioloop),
             "banner": settings.banner,
             "passive_ports": settings.passive_port_range(),
