@@ -76,6 +76,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         self.identity: Identity | None = None
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
+        self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
         super().__init__(conn, server, ioloop)
 
     # --- connection lifecycle
@@ -259,6 +260,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             )
             return None
         self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
+        self._upload_path = file
         if self.data_channel is not None:
             self.respond("125 Data connection already open. Transfer starting.")
             self.data_channel.file_obj = writer
@@ -273,9 +275,10 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         if upload is None:
             return
         started = time.perf_counter()
+        path = self._upload_path
 
         def done(future: Future[events_pb2.UploadReceived]) -> None:
-            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started, file)
+            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started, path)
 
         self.pipeline.finalize(upload, done)
 
