@@ -65,6 +65,9 @@ DELIVERY_SECONDS = Histogram("gateway_delivery_seconds", "Time an adapter spent 
 STATUS_FILES_WRITTEN = Counter(
     "gateway_status_files_written_total", "Status XML files written by status code.", ["code"]
 )
+RETENTION_REMOVED = Counter(
+    "gateway_retention_files_removed_total", "Files in /out removed because they outlived the retention."
+)
 UPLOAD_TO_STATUS_SECONDS = Histogram(
     "gateway_upload_to_status_seconds",
     "Time from upload received to its status file written, by status code.",

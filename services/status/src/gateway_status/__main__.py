@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from gateway_common.messaging import Bus
 from gateway_common.service import run_service
 from gateway_common.storage import StorageLayout
 
+from gateway_status.retention import run_retention
 from gateway_status.settings import StatusSettings
 from gateway_status.writer import StatusWriter
 
@@ -23,7 +22,7 @@ def main() -> None:
         try:
             writer = StatusWriter(layout, per_code_files=settings.status_file_naming == "per-code")
             await bus.consume(await bus.declare_status(), writer.handle)
-            await asyncio.Future()
+            await run_retention(layout, settings.retention_days, settings.retention_interval)
         finally:
             await bus.close()
 

@@ -13,3 +13,7 @@ class StatusSettings(ServiceSettings):
             "per-code: also status_<service>_<txid>_<code>.xml per status code."
         ),
     )
+    retention_days: float = Field(
+        default=30.0, gt=0, description="Status and outbound files in /out older than this are removed."
+    )
+    retention_interval: float = Field(default=3600.0, gt=0, description="Seconds between retention sweeps.")
