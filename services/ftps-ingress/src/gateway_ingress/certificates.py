@@ -187,6 +187,7 @@ def build_validator(settings: IngressSettings) -> CertificateValidator:
         crls = CrlRefresher(
             cache,
             settings.crl_files,
+            urls=settings.crl_urls,
             fetch=settings.crl_fetch,
             interval=settings.crl_refresh_interval,
             timeout=settings.crl_fetch_timeout,

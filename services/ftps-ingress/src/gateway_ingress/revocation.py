@@ -147,6 +147,7 @@ class CrlRefresher:
         cache: RevocationCache,
         files: Sequence[Path],
         *,
+        urls: Sequence[str] = (),
         fetch: bool,
         interval: float,
         timeout: float,
@@ -159,7 +160,7 @@ class CrlRefresher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self._seen: dict[Path, tuple[int, int]] = {}
-        self._urls: dict[str, None] = {}
+        self._urls: dict[str, None] = dict.fromkeys(urls)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None

@@ -44,6 +44,10 @@ class IngressSettings(ServiceSettings):
     crl_files: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Comma-separated CRL files (PEM, PEM bundles or DER), re-read on change."
     )
+    crl_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CRL URLs fetched from the start (else learned from certificates at login).",
+    )
     crl_fetch: bool = Field(
         default=True, description="Also fetch CRLs from the HTTP distribution points of the CAs and clients."
     )
@@ -76,11 +80,19 @@ class IngressSettings(ServiceSettings):
         default=300.0, gt=0, description="Readiness fails when the oldest outbox event is older (s)."
     )
 
-    @field_validator("crl_files", mode="before")
+    @field_validator("crl_files", "crl_urls", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("crl_urls")
+    @classmethod
+    def _http_only(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"CRL URL {url!r} is not http(s)")
         return value
 
     @field_validator("passive_ports")
