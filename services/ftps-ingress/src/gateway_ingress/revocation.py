@@ -39,6 +39,8 @@ class CachedCrl:
     crl: x509.CertificateRevocationList
     issuer_key: bytes  # DER public key of the trusted CA that signed it
     source: str
+    # Built by the refresher: looking a serial up in a large CRL must not cost the FTP loop a scan.
+    revoked: frozenset[int]
 
 
 def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
@@ -108,9 +110,11 @@ class RevocationCache:
             key = crl.issuer.public_bytes()
             with self._lock:
                 current = self._crls.get(key)
-                if current is not None and current.crl.last_update_utc >= crl.last_update_utc:
-                    continue
-                self._crls[key] = CachedCrl(crl, _key_der(issuer), source)
+            if current is not None and current.crl.last_update_utc >= crl.last_update_utc:
+                continue
+            entry = CachedCrl(crl, _key_der(issuer), source, frozenset(revoked.serial_number for revoked in crl))
+            with self._lock:  # only the refresher thread adds, so nothing newer arrived meanwhile
+                self._crls[key] = entry
             added += 1
             if crl.next_update_utc is not None:
                 metrics.CRL_NEXT_UPDATE.labels(issuer=_name(crl.issuer)).set(crl.next_update_utc.timestamp())
@@ -133,7 +137,7 @@ class RevocationCache:
                 raise RevocationError(
                     "crl_expired", f"the CRL of {_name(cert.issuer)} is out of date and no newer one could be fetched"
                 )
-            if cached.crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+            if cert.serial_number in cached.revoked:
                 raise RevocationError(
                     "revoked", f"certificate {cert.serial_number:x} of {_name(cert.subject)} is revoked"
                 )
