@@ -85,11 +85,15 @@ REFUSED = [
 
 
 def _refusals(gateway: Gateway, reason: str) -> float:
-    pattern = re.compile(
-        r'^gateway_ftps_logins_total\{kind="unknown",reason="' + reason + r'",result="refused"\} (\S+)$', re.M
-    )
-    match = pattern.search(gateway.metrics("ingress"))
-    return float(match[1]) if match else 0.0
+    labels = r'\{kind="\w+",reason="' + reason + r'",result="refused"\}'
+    pattern = re.compile(r"^gateway_ftps_logins_total" + labels + r" (\S+)$", re.M)
+    return sum(float(match) for match in pattern.findall(gateway.metrics("ingress")))
+
+
+def _command_refusals(gateway: Gateway, command: str, reason: str) -> float:
+    prefix = f'gateway_ftps_refusals_total{{command="{command}",reason="{reason}"}} '
+    lines = [line for line in gateway.metrics("ingress").splitlines() if line.startswith(prefix)]
+    return float(lines[0].split()[-1]) if lines else 0.0
 
 
 @pytest.mark.parametrize("name", [None, *REFUSED])
@@ -167,6 +171,7 @@ def test_company_certificates_share_out_and_outsiders_reach_nothing(
 
 
 def test_out_allows_no_uploads_renames_or_folders(gateway: Gateway, cert: CertFactory, outbound: str) -> None:
+    before = _command_refusals(gateway, "STOR", "not_permitted")
     session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
     try:
         session.cwd("/out")
@@ -179,6 +184,7 @@ def test_out_allows_no_uploads_renames_or_folders(gateway: Gateway, cert: CertFa
     finally:
         session.quit()
     assert sorted(p.name for p in gateway.out_dir(COMPANY).iterdir() if p.name in {"injected.xml", "renamed.xml"}) == []
+    assert _command_refusals(gateway, "STOR", "not_permitted") == before + 1
 
 
 def test_delete_in_out_removes_it_for_the_whole_company_and_is_audited(
@@ -282,6 +288,7 @@ def test_bad_names_are_refused_with_553(gateway: Gateway, cert: CertFactory, nam
     ],
 )
 def test_no_path_escapes_the_root(gateway: Gateway, cert: CertFactory, path: str) -> None:
+    before = sum(_command_refusals(gateway, "RETR", reason) for reason in ("outside_view", "not_permitted"))
     session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
     try:
         with pytest.raises(ftplib.error_perm, match=r"^55[03] "):
@@ -291,3 +298,4 @@ def test_no_path_escapes_the_root(gateway: Gateway, cert: CertFactory, path: str
     finally:
         session.quit()
     assert not list((gateway.data_dir / "tenants").rglob("x"))
+    assert sum(_command_refusals(gateway, "RETR", r) for r in ("outside_view", "not_permitted")) == before + 1

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from gateway_common import metrics
 from gateway_common.events import new_id
-from gateway_common.identity import Identity
+from gateway_common.identity import Identity, IdentityError, identify
 from gateway_common.logging import get_logger
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.routes import RouteTableSource
@@ -89,8 +89,23 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         self._abandon_upload()
 
     def _refuse(self, command: str, reason: str, reply: str) -> None:
-        metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()
+        self._count_refusal(command, reason, reply)
         self.respond(reply)
+
+    def _count_refusal(self, command: str, reason: str, reply: str) -> None:
+        metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()
+        tenant = self.identity.tenant if self.identity is not None else None
+        log.info(
+            "command refused", command=command, reason=reason, reply=reply, tenant=tenant, remote_ip=self.remote_ip
+        )
+
+    def log_cmd(self, cmd: str, arg: str, respcode: int, respstr: str) -> None:
+        # pyftpdlib refuses paths outside the view and missing permissions itself; count those too.
+        if respcode == 550 and respstr == "Not enough privileges.":
+            self._count_refusal(cmd, "not_permitted", f"550 {respstr}")
+        elif respcode == 550 and "outside the user's root directory" in respstr:
+            self._count_refusal(cmd, "outside_view", f"550 {respstr}")
+        super().log_cmd(cmd, arg, respcode, respstr)
 
     # --- login
     def ftp_PASS(self, line: str) -> None:
@@ -103,7 +118,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         try:
             identity = authenticate(self.socket, self.validator).identity
         except LoginRefused as exc:
-            metrics.FTPS_LOGINS.labels(result="refused", reason=exc.reason, kind="unknown").inc()
+            metrics.FTPS_LOGINS.labels(result="refused", reason=exc.reason, kind=self._claimed_kind()).inc()
             log.warning(
                 "login refused", reason=exc.reason, detail=exc.detail, remote_ip=self.remote_ip, **self._peer_fields()
             )
@@ -136,6 +151,14 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         if isinstance(self.socket, SSL.Connection):
             return self.socket.get_peer_certificate(as_cryptography=True)
         return None
+
+    def _claimed_kind(self) -> str:
+        """The kind a refused certificate claims to be, so on-call sees who is locked out."""
+        peer = self._peer()
+        try:
+            return "unknown" if peer is None else identify(peer).kind.value
+        except IdentityError:
+            return "unknown"
 
     def _peer_fields(self) -> dict[str, str]:
         peer = self._peer()
