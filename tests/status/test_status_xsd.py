@@ -9,8 +9,10 @@ import pytest
 from gateway_common.events import new_id, status_event, timestamp
 from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 from gateway_common.storage import StorageLayout
+from gateway_status.settings import StatusSettings
 from gateway_status.writer import StatusWriter
 from lxml import etree
+from pydantic import ValidationError
 
 SCHEMA = etree.XMLSchema(etree.parse(str(files("gateway_status") / "status.xsd")))
 TENANT = "company/30808460"
@@ -76,3 +78,35 @@ def test_every_written_status_file_validates(tmp_path: Path, naming: str) -> Non
 def test_schema_rejects_what_the_writer_never_writes() -> None:
     bad = b'<FTPStatus version="1"><FileName>x</FileName></FTPStatus>'
     assert not SCHEMA.validate(etree.fromstring(bad))
+
+
+def test_configurable_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_STATUS_FILE_TEMPLATE", "{service}-{txid}.status.xml")
+    monkeypatch.setenv("GATEWAY_STATUS_FILE_CODE_TEMPLATE", "{service}-{txid}-{code}.status.xml")
+    settings = StatusSettings()
+    layout = StorageLayout(tmp_path)
+    layout.ensure()
+    writer = StatusWriter(layout, True, settings.status_file_template, settings.status_file_code_template)
+    for event in journeys()[0]:
+        writer._write(event)
+    names = sorted(p.name for p in layout.out_dir(TENANT).iterdir())
+    assert names == [
+        "tax-reports-report (1).xml-1.status.xml",
+        "tax-reports-report (1).xml-2.status.xml",
+        "tax-reports-report (1).xml.status.xml",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "template"),
+    [
+        ("GATEWAY_STATUS_FILE_TEMPLATE", "status_{txid}.xml"),
+        ("GATEWAY_STATUS_FILE_TEMPLATE", "../{service}_{txid}.xml"),
+        ("GATEWAY_STATUS_FILE_TEMPLATE", "{service}_{txid}_{user}.xml"),
+        ("GATEWAY_STATUS_FILE_CODE_TEMPLATE", "status_{service}_{txid}.xml"),
+    ],
+)
+def test_unsafe_templates_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, template: str) -> None:
+    monkeypatch.setenv(variable, template)
+    with pytest.raises(ValidationError):
+        StatusSettings()

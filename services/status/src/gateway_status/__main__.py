@@ -20,7 +20,12 @@ def main() -> None:
         layout.ensure()
         await bus.connect()
         try:
-            writer = StatusWriter(layout, per_code_files=settings.status_file_naming == "per-code")
+            writer = StatusWriter(
+                layout,
+                per_code_files=settings.status_file_naming == "per-code",
+                template=settings.status_file_template,
+                code_template=settings.status_file_code_template,
+            )
             await bus.consume(await bus.declare_status(), writer.handle)
             await run_retention(layout, settings.retention_days, settings.retention_interval)
         finally:
