@@ -291,3 +291,16 @@ async def test_refresher_runs_in_the_background_and_wakes_on_new_urls(
             pytest.fail("the refresher did not fetch the newly learned CRL")
     finally:
         task.cancel()
+
+
+def test_a_broken_crl_file_keeps_the_last_good_crl(demo_pki: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bundle.pem"
+    path.write_bytes((demo_pki / "crl-bundle.pem").read_bytes())
+    crls = _refresher(demo_pki, files=[path])
+    crls.load_files()
+    validator = CertificateValidator(load_certificates(demo_pki / "client-ca.pem"), DEFAULT_POLICIES, crls)
+    path.write_bytes(b"-----BEGIN X509 CRL-----\ngarbage\n-----END X509 CRL-----\n")
+    crls.refresh()
+    validator.validate(*presented(demo_pki, "employee"))
+    with pytest.raises(CertificateRefused, match="revoked"):
+        validator.validate(*presented(demo_pki, "revoked"))

@@ -347,10 +347,14 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
 
 
 def _append(path: Path, line: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        # The structured log line already carries the record; say loudly that the file lacks it.
+        log.error("audit record not written", path=str(path), error=repr(exc), record=line.decode(errors="replace"))

@@ -192,7 +192,7 @@ class CrlRefresher:
                 if self._seen.get(path) == (stat.st_mtime_ns, stat.st_size):
                     continue
                 added = self.cache.add(path.read_bytes(), str(path))
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # one bad file must never stop the refresher; the last good CRL stays
                 metrics.CRL_REFRESHES.labels(source="file", result="failed").inc()
                 log.warning("CRL file not loaded; the last good CRL stays in use", path=str(path), error=str(exc))
                 continue
@@ -213,7 +213,7 @@ class CrlRefresher:
         for url in urls:
             try:
                 added = self.cache.add(self._download(url), url)
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # http.client errors are not all OSErrors; the last good CRL stays
                 metrics.CRL_REFRESHES.labels(source="url", result="failed").inc()
                 log.warning("CRL not fetched; the last good CRL stays in use", url=url, error=str(exc))
                 continue
