@@ -10,10 +10,13 @@ bin=.venv/bin
 : "${GATEWAY_TLS_CERT_FILE:=var/pki/server.pem}"
 : "${GATEWAY_TLS_KEY_FILE:=var/pki/server.key}"
 : "${GATEWAY_CLIENT_CA_FILE:=var/pki/client-ca.pem}"
+: "${GATEWAY_CRL_FILES:=var/pki/crl-bundle.pem}"
+# The demo certificates name CRL URLs on 127.0.0.1:9199 that nothing serves; the bundle covers them.
+: "${GATEWAY_CRL_FETCH:=false}"
 : "${GATEWAY_FTPS_PORT:=6371}"
 : "${GATEWAY_LOG_FORMAT:=console}"
 export GATEWAY_DATA_DIR GATEWAY_ROUTES_FILE GATEWAY_TLS_CERT_FILE GATEWAY_TLS_KEY_FILE GATEWAY_CLIENT_CA_FILE \
-  GATEWAY_FTPS_PORT GATEWAY_LOG_FORMAT
+  GATEWAY_CRL_FILES GATEWAY_CRL_FETCH GATEWAY_FTPS_PORT GATEWAY_LOG_FORMAT
 
 scripts/ensure-rabbitmq.sh
 $bin/gateway-pki demo --dir var/pki

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ftplib
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -66,3 +68,14 @@ def wait_for_status(out_dir: Path, name: str, code: int, timeout: float = 15.0) 
                 return root
         time.sleep(0.05)
     raise AssertionError(f"{out_dir / name} did not reach status {code} within {timeout}s (last: {last})")
+
+
+def ftps(port: int, pki: Path, cert: ClientCert, *, timeout: float = 15) -> ftplib.FTP_TLS:
+    """A logged-in Python ftplib session, for exact commands and replies (paths curl would normalise)."""
+    context = ssl.create_default_context(cafile=str(pki / "server-ca.pem"))
+    context.load_cert_chain(str(cert.pem), str(cert.key))
+    session = ftplib.FTP_TLS(context=context, timeout=timeout)
+    session.connect("127.0.0.1", port)
+    session.login("anonymous", "guest")
+    session.prot_p()
+    return session

@@ -69,6 +69,9 @@ class Gateway:
             "GATEWAY_TLS_CERT_FILE": str(self.pki / "server.pem"),
             "GATEWAY_TLS_KEY_FILE": str(self.pki / "server.key"),
             "GATEWAY_CLIENT_CA_FILE": str(self.pki / "client-ca.pem"),
+            "GATEWAY_CRL_FILES": str(self.pki / "crl-bundle.pem"),
+            # The demo's distribution points (127.0.0.1:9199) are not served unless a test serves them.
+            "GATEWAY_CRL_FETCH": "false",
             "GATEWAY_DEMO_BACKEND_PORT": str(self.backend_port),
         }
         if service in self.http_ports:

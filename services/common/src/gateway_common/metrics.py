@@ -44,6 +44,13 @@ CLIENT_CERT_NOT_AFTER = Gauge(
     "Expiry of certificates that logged in recently, per tenant and subject.",
     ["tenant", "subject_id", "kind"],
 )
+CRL_NEXT_UPDATE = Gauge(
+    "gateway_crl_next_update_timestamp_seconds", "nextUpdate of the newest CRL held per issuing CA.", ["issuer"]
+)
+CRL_REFRESHES = Counter(
+    "gateway_crl_refreshes_total", "CRL loads by source (file or url) and result.", ["source", "result"]
+)
+OUT_DELETES = Counter("gateway_out_deletes_total", "Files clients deleted from /out, by certificate kind.", ["kind"])
 
 # --- messaging (every service)
 MESSAGES_CONSUMED = Counter(
@@ -64,6 +71,9 @@ DELIVERY_SECONDS = Histogram("gateway_delivery_seconds", "Time an adapter spent 
 # --- status
 STATUS_FILES_WRITTEN = Counter(
     "gateway_status_files_written_total", "Status XML files written by status code.", ["code"]
+)
+RETENTION_REMOVED = Counter(
+    "gateway_retention_files_removed_total", "Files in /out removed because they outlived the retention."
 )
 UPLOAD_TO_STATUS_SECONDS = Histogram(
     "gateway_upload_to_status_seconds",

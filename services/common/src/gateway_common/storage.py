@@ -5,6 +5,7 @@
 <data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique
 <data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
 <data_dir>/tenants/<tenant>/out/          what clients download: status and response files
+<data_dir>/audit/out-deletes.jsonl        append-only record of files clients deleted from /out
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class StorageLayout:
         self.txid_dir = self.data_dir / "txids"
         self.ledger_dir = self.data_dir / "ledger"
         self.tenants_dir = self.data_dir / "tenants"
+        self.audit_file = self.data_dir / "audit" / "out-deletes.jsonl"
 
     def ensure(self) -> None:
         for path in (self.spool_dir, self.outbox_dir, self.txid_dir, self.ledger_dir, self.tenants_dir):

@@ -16,6 +16,7 @@ from gateway_common.logging import configure_logging, get_logger
 from gateway_common.routes import RouteTableSource
 from gateway_common.storage import StorageLayout
 
+from gateway_ingress.certificates import build_validator
 from gateway_ingress.pipeline import UploadPipeline
 from gateway_ingress.server import build_server
 from gateway_ingress.settings import IngressSettings
@@ -37,8 +38,12 @@ def main() -> None:
     routes = RouteTableSource(settings.routes_file)
     pipeline = UploadPipeline(settings, layout)
     app = build_health_app("ingress", [pipeline.readiness, lambda: routes.last_error])
-    server = build_server(settings, layout, routes, pipeline)
-    pipeline.start(lambda: serve_http(app, settings))
+    validator = build_validator(settings)
+    server = build_server(settings, layout, routes, pipeline, validator)
+    background = [lambda: serve_http(app, settings)]
+    if validator.crls is not None:
+        background.append(validator.crls.run)
+    pipeline.start(*background)
     signal.signal(signal.SIGTERM, _exit)
     log.info(
         "ftps ingress listening",

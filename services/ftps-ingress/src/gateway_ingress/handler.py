@@ -7,15 +7,18 @@ event are durable; that work runs in the pipeline thread, never on the FTP IO lo
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import json
 import os
 import time
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, ClassVar
 
 from gateway_common import metrics
 from gateway_common.events import new_id
-from gateway_common.identity import Identity
+from gateway_common.identity import Identity, IdentityError, identify
 from gateway_common.logging import get_logger
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.routes import RouteTableSource
@@ -23,12 +26,13 @@ from gateway_common.storage import StorageLayout
 from OpenSSL import SSL
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
+from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.login import LoginRefused, authenticate
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
+from gateway_ingress.recent import RecentUploads
 from gateway_ingress.spool import SpoolWriter
 from gateway_ingress.tenant import Area, NameRefused, TenantView, check_name
-from gateway_ingress.tls import PeerVerification
 from gateway_ingress.waker import Waker
 
 log = get_logger(__name__)
@@ -65,11 +69,14 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     routes: ClassVar[RouteTableSource]
     pipeline: ClassVar[UploadPipeline]
     waker: ClassVar[Waker]
+    validator: ClassVar[CertificateValidator]
+    recent: ClassVar[RecentUploads]
 
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         self.identity: Identity | None = None
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
+        self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
         super().__init__(conn, server, ioloop)
 
     # --- connection lifecycle
@@ -81,14 +88,24 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         metrics.FTPS_SESSIONS.dec()
         self._abandon_upload()
 
-    def secure_connection(self, ssl_context: SSL.Context) -> None:
-        super().secure_connection(ssl_context)
-        if isinstance(self.socket, SSL.Connection):
-            self.socket.set_app_data(PeerVerification())
-
     def _refuse(self, command: str, reason: str, reply: str) -> None:
-        metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()
+        self._count_refusal(command, reason, reply)
         self.respond(reply)
+
+    def _count_refusal(self, command: str, reason: str, reply: str) -> None:
+        metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()
+        tenant = self.identity.tenant if self.identity is not None else None
+        log.info(
+            "command refused", command=command, reason=reason, reply=reply, tenant=tenant, remote_ip=self.remote_ip
+        )
+
+    def log_cmd(self, cmd: str, arg: str, respcode: int, respstr: str) -> None:
+        # pyftpdlib refuses paths outside the view and missing permissions itself; count those too.
+        if respcode == 550 and respstr == "Not enough privileges.":
+            self._count_refusal(cmd, "not_permitted", f"550 {respstr}")
+        elif respcode == 550 and "outside the user's root directory" in respstr:
+            self._count_refusal(cmd, "outside_view", f"550 {respstr}")
+        super().log_cmd(cmd, arg, respcode, respstr)
 
     # --- login
     def ftp_PASS(self, line: str) -> None:
@@ -99,10 +116,12 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             self.respond("503 Login with USER first.")
             return
         try:
-            identity = authenticate(self.socket)
+            identity = authenticate(self.socket, self.validator).identity
         except LoginRefused as exc:
-            metrics.FTPS_LOGINS.labels(result="refused", reason=exc.reason, kind="unknown").inc()
-            log.warning("login refused", reason=exc.reason, detail=exc.detail, remote_ip=self.remote_ip)
+            metrics.FTPS_LOGINS.labels(result="refused", reason=exc.reason, kind=self._claimed_kind()).inc()
+            log.warning(
+                "login refused", reason=exc.reason, detail=exc.detail, remote_ip=self.remote_ip, **self._peer_fields()
+            )
             self.respond(f"530 Login refused: {exc.detail}")
             self.close_when_done()
             return
@@ -128,6 +147,25 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             remote_ip=self.remote_ip,
         )
 
+    def _peer(self) -> Any:
+        if isinstance(self.socket, SSL.Connection):
+            return self.socket.get_peer_certificate(as_cryptography=True)
+        return None
+
+    def _claimed_kind(self) -> str:
+        """The kind a refused certificate claims to be, so on-call sees who is locked out."""
+        peer = self._peer()
+        try:
+            return "unknown" if peer is None else identify(peer).kind.value
+        except IdentityError:
+            return "unknown"
+
+    def _peer_fields(self) -> dict[str, str]:
+        peer = self._peer()
+        if peer is None:
+            return {}
+        return {"subject": peer.subject.rfc4514_string(), "certificate_serial": format(peer.serial_number, "x")}
+
     # --- folders
     def ftp_MKD(self, path: str) -> str | None:
         assert self.view is not None
@@ -145,6 +183,51 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
                 return None
         result: str | None = super().ftp_MKD(path)
         return result
+
+    def ftp_SIZE(self, path: str) -> str | None:
+        recent = self.recent.get(path)
+        if recent is not None and self._current_type != "a" and not self.fs.lexists(path):
+            self.respond(f"213 {recent[0]}")
+            return path
+        result: str | None = super().ftp_SIZE(path)
+        return result
+
+    def ftp_MDTM(self, path: str) -> str | None:
+        recent = self.recent.get(path)
+        if recent is not None and not self.fs.lexists(path):
+            self.respond(f"213 {time.strftime('%Y%m%d%H%M%S', time.gmtime(recent[1]))}")
+            return path
+        result: str | None = super().ftp_MDTM(path)
+        return result
+
+    # --- /out
+    def ftp_DELE(self, path: str) -> str | None:
+        assert self.view is not None
+        area = self.view.area(path)
+        result: str | None = super().ftp_DELE(path)
+        if result is not None and area is Area.OUT_FILE:
+            self._audit_delete(os.path.basename(path))
+        return result
+
+    def _audit_delete(self, name: str) -> None:
+        """Deletes in /out remove the file for every certificate of the company: who did it is kept."""
+        assert self.identity is not None
+        identity = self.identity
+        record = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "action": "delete",
+            "tenant": identity.tenant,
+            "file": f"out/{name}",
+            "kind": identity.kind.value,
+            "serial_number": identity.serial_number,
+            "common_name": identity.common_name,
+            "certificate_sha256": identity.fingerprint,
+            "remote_ip": self.remote_ip,
+        }
+        metrics.OUT_DELETES.labels(kind=identity.kind.value).inc()
+        log.info("out file deleted", **record)
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        asyncio.run_coroutine_threadsafe(asyncio.to_thread(_append, self.layout.audit_file, line), self.pipeline.loop)
 
     def ftp_STOU(self, line: str) -> None:
         self._refuse("STOU", "unsupported", "502 STOU is not supported: the file name is the transaction id.")
@@ -200,6 +283,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             )
             return None
         self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
+        self._upload_path = file
         if self.data_channel is not None:
             self.respond("125 Data connection already open. Transfer starting.")
             self.data_channel.file_obj = writer
@@ -214,14 +298,15 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         if upload is None:
             return
         started = time.perf_counter()
+        path = self._upload_path
 
         def done(future: Future[events_pb2.UploadReceived]) -> None:
-            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started)
+            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started, path)
 
         self.pipeline.finalize(upload, done)
 
     def _upload_finished(
-        self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float
+        self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float, path: str
     ) -> None:
         metrics.UPLOAD_FINALIZE_SECONDS.observe(time.perf_counter() - started)
         service = upload.target.service
@@ -244,6 +329,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
                 size=event.size,
                 sha256=event.sha256,
             )
+            self.recent.add(path, event.size, time.time())
             reply = f"226 Transfer complete; transaction {event.ftp_txid} is on its way to {service}."
         if not self._closed:
             self.respond(reply)
@@ -258,3 +344,17 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         upload, self._upload = self._upload, None
         if upload is not None:
             self.pipeline.discard(upload)
+
+
+def _append(path: Path, line: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        # The structured log line already carries the record; say loudly that the file lacks it.
+        log.error("audit record not written", path=str(path), error=repr(exc), record=line.decode(errors="replace"))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from gateway_common.identity import Identity, IdentityError, identify
 from OpenSSL import SSL
 
-from gateway_ingress.tls import PeerVerification
+from gateway_ingress.certificates import Accepted, CertificateRefused, CertificateValidator
 
 
 class LoginRefused(Exception):
@@ -15,19 +14,15 @@ class LoginRefused(Exception):
         self.detail = detail
 
 
-def authenticate(connection: object) -> Identity:
-    """Return the identity of the client on ``connection`` or raise LoginRefused."""
+def authenticate(connection: object, validator: CertificateValidator) -> Accepted:
+    """Validate the certificate of the client on ``connection`` or raise LoginRefused."""
     if not isinstance(connection, SSL.Connection):
         raise LoginRefused("no_tls", "Use AUTH TLS before logging in.")
-    peer = connection.get_peer_certificate()
+    peer = connection.get_peer_certificate(as_cryptography=True)
     if peer is None:
         raise LoginRefused("no_certificate", "A client certificate is required: log in with your OCES certificate.")
-    verification = connection.get_app_data()
-    if isinstance(verification, PeerVerification) and verification.reason is not None:
-        raise LoginRefused(verification.reason, f"Your certificate was refused: {verification.detail}.")
+    sent = connection.get_peer_cert_chain(as_cryptography=True) or []
     try:
-        return identify(peer.to_cryptography())
-    except IdentityError as exc:
-        raise LoginRefused(
-            exc.reason, f"Your certificate is not an OCES certificate the gateway accepts: {exc.detail}."
-        ) from exc
+        return validator.validate(peer, sent)
+    except CertificateRefused as exc:
+        raise LoginRefused(exc.reason, f"Your certificate was refused ({exc.reason}): {exc.detail}.") from exc

@@ -7,15 +7,21 @@ from gateway_common.storage import StorageLayout
 from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
+from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.handler import GatewayDTPHandler, GatewayHandler
 from gateway_ingress.pipeline import UploadPipeline
+from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
 from gateway_ingress.tls import build_context
 from gateway_ingress.waker import Waker
 
 
 def build_server(
-    settings: IngressSettings, layout: StorageLayout, routes: RouteTableSource, pipeline: UploadPipeline
+    settings: IngressSettings,
+    layout: StorageLayout,
+    routes: RouteTableSource,
+    pipeline: UploadPipeline,
+    validator: CertificateValidator,
 ) -> FTPServer:
     ioloop = IOLoop()
     handler: type[GatewayHandler] = type(
@@ -26,6 +32,8 @@ def build_server(
             "layout": layout,
             "routes": routes,
             "pipeline": pipeline,
+            "validator": validator,
+            "recent": RecentUploads(settings.upload_size_grace),
             "waker": Waker(ioloop),
             "banner": settings.banner,
             "passive_ports": settings.passive_port_range(),

@@ -1,7 +1,20 @@
 from pathlib import Path
+from typing import Annotated
 
+from gateway_common.identity import CertificateKind
 from gateway_common.settings import ServiceSettings
 from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+# Published OCES policy OIDs per kind (shared/reference/oces.md): production, then pre-production.
+# A certificate's policy matches an entry equal to it or below it (real OIDs carry version arcs).
+# OCES3 organisation certificates carry 1.2.208.169.1.1.1.3.7 and employees 1.2.208.169.1.1.1.2.x.
+DEFAULT_POLICIES: dict[CertificateKind, list[str]] = {
+    CertificateKind.PERSONAL: ["1.2.208.169.1.1.1.1", "1.3.6.1.4.1.31313.2.4.6.1"],
+    CertificateKind.EMPLOYEE: ["1.2.208.169.1.1.1.2", "1.3.6.1.4.1.31313.2.4.6.2"],
+    CertificateKind.COMPANY: ["1.2.208.169.1.1.1.3", "1.3.6.1.4.1.31313.2.4.6.3"],
+    CertificateKind.FUNCTION: ["1.2.208.169.1.1.1.4", "1.3.6.1.4.1.31313.2.4.6.4"],
+}
 
 
 class IngressSettings(ServiceSettings):
@@ -24,6 +37,36 @@ class IngressSettings(ServiceSettings):
     tls_session_timeout: int = Field(
         default=86400, ge=60, description="Seconds a TLS session stays resumable by data connections."
     )
+    accepted_policies: dict[CertificateKind, list[str]] = Field(
+        default_factory=lambda: {kind: list(oids) for kind, oids in DEFAULT_POLICIES.items()},
+        description="Certificate policy OIDs (or OID prefixes) accepted per certificate kind, as JSON.",
+    )
+    crl_files: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Comma-separated CRL files (PEM, PEM bundles or DER), re-read on change."
+    )
+    crl_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CRL URLs fetched from the start (else learned from certificates at login).",
+    )
+    crl_fetch: bool = Field(
+        default=True, description="Also fetch CRLs from the HTTP distribution points of the CAs and clients."
+    )
+    crl_refresh_interval: float = Field(default=900.0, gt=0, description="Seconds between CRL refresh rounds.")
+    crl_grace: float = Field(
+        default=14400.0,
+        ge=0,
+        description="Seconds a CRL stays usable after its nextUpdate when no newer one can be had; then fail closed.",
+    )
+    crl_fetch_timeout: float = Field(default=10.0, gt=0, description="Seconds one CRL download may take.")
+    crl_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Largest CRL accepted from a URL.")
+    revocation_check: bool = Field(
+        default=True, description="Refuse certificates whose revocation status is unknown (off only in labs)."
+    )
+    upload_size_grace: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds SIZE and MDTM still answer for an uploaded file after it has left the folder.",
+    )
     banner: str = Field(default="ftps-gateway ready. Use AUTH TLS and your OCES certificate.")
     max_connections: int = Field(default=512, ge=1, description="FTPS connections in total.")
     max_connections_per_ip: int = Field(default=16, ge=1, description="FTPS connections per client IP.")
@@ -36,6 +79,21 @@ class IngressSettings(ServiceSettings):
     outbox_max_age: float = Field(
         default=300.0, gt=0, description="Readiness fails when the oldest outbox event is older (s)."
     )
+
+    @field_validator("crl_files", "crl_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("crl_urls")
+    @classmethod
+    def _http_only(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"CRL URL {url!r} is not http(s)")
+        return value
 
     @field_validator("passive_ports")
     @classmethod

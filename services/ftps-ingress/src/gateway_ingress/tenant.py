@@ -49,7 +49,7 @@ PERMISSIONS: dict[Area, str] = {
     Area.SERVICE: "el",
     Area.SERVICE_ENTRY: "elmwd",
     Area.TXID_IN: "elmd",
-    Area.TXID_FILE: "w",
+    Area.TXID_FILE: "lw",  # l: SIZE/MDTM right after the upload
     Area.HIDDEN: "",
 }
 

@@ -1,71 +1,19 @@
 """The TLS context of control and data connections, and what the handshake learned about the client.
 
-OpenSSL verifies the client's chain, but the handshake never fails on a bad or missing
-certificate: the first verification error is recorded and the login is refused with a
-clear FTP reply instead of a bare TLS alert the user cannot read.
+The handshake asks for a client certificate but never fails on a bad or missing one: the
+certificate is judged at login (gateway_ingress.certificates), so the client gets a clear FTP
+reply instead of a bare TLS alert it cannot read.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from OpenSSL import SSL, crypto
 
 from gateway_ingress.settings import IngressSettings
 
-# OpenSSL X509_V_ERR_* codes -> refusal reasons in logs and metrics.
-VERIFY_REASONS: dict[int, str] = {
-    2: "unknown_ca",  # unable to get issuer certificate
-    3: "crl_unavailable",
-    4: "bad_signature",
-    7: "bad_signature",
-    9: "not_yet_valid",
-    10: "expired",
-    11: "crl_not_yet_valid",
-    12: "crl_expired",
-    18: "self_signed",
-    19: "unknown_ca",  # self-signed certificate in chain
-    20: "unknown_ca",  # unable to get local issuer certificate
-    21: "unknown_ca",  # unable to verify the first certificate
-    23: "revoked",
-    24: "invalid_ca",
-    26: "wrong_purpose",
-}
-
-
-@dataclass
-class PeerVerification:
-    """Attached to each SSL connection; filled in by OpenSSL's verify callback."""
-
-    errors: list[tuple[int, int, str]] = field(default_factory=list)
-
-    @property
-    def reason(self) -> str | None:
-        if not self.errors:
-            return None
-        code, _, _ = self.errors[0]
-        return VERIFY_REASONS.get(code, "verification_failed")
-
-    @property
-    def detail(self) -> str:
-        code, depth, subject = self.errors[0]
-        return f"{_error_text(code)} (depth {depth}, {subject})"
-
-
-def _error_text(code: int) -> str:
-    # pyOpenSSL has no public wrapper for OpenSSL's message table.
-    from OpenSSL._util import ffi, lib  # noqa: PLC0415
-
-    text: bytes = ffi.string(lib.X509_verify_cert_error_string(code))
-    return text.decode()
-
 
 def _verify(conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
-    if not ok:
-        record = conn.get_app_data()
-        if isinstance(record, PeerVerification):
-            subject = cert.get_subject().CN or "?"
-            record.errors.append((errnum, depth, subject))
+    # Judged at login by gateway_ingress.certificates, which can say why in an FTP reply.
     return True
 
 

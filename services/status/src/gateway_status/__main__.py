@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from gateway_common.messaging import Bus
 from gateway_common.service import run_service
 from gateway_common.storage import StorageLayout
 
+from gateway_status.retention import run_retention
 from gateway_status.settings import StatusSettings
 from gateway_status.writer import StatusWriter
 
@@ -21,9 +20,14 @@ def main() -> None:
         layout.ensure()
         await bus.connect()
         try:
-            writer = StatusWriter(layout, per_code_files=settings.status_file_naming == "per-code")
+            writer = StatusWriter(
+                layout,
+                per_code_files=settings.status_file_naming == "per-code",
+                template=settings.status_file_template,
+                code_template=settings.status_file_code_template,
+            )
             await bus.consume(await bus.declare_status(), writer.handle)
-            await asyncio.Future()
+            await run_retention(layout, settings.retention_days, settings.retention_interval)
         finally:
             await bus.close()
 

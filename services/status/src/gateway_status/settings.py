@@ -1,7 +1,9 @@
 from typing import Literal
 
 from gateway_common.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+
+from gateway_status.writer import STATUS_FILE_CODE_TEMPLATE, STATUS_FILE_TEMPLATE
 
 
 class StatusSettings(ServiceSettings):
@@ -13,3 +15,28 @@ class StatusSettings(ServiceSettings):
             "per-code: also status_<service>_<txid>_<code>.xml per status code."
         ),
     )
+    retention_days: float = Field(
+        default=30.0, gt=0, description="Status and outbound files in /out older than this are removed."
+    )
+    retention_interval: float = Field(default=3600.0, gt=0, description="Seconds between retention sweeps.")
+    status_file_template: str = Field(
+        default=STATUS_FILE_TEMPLATE, description="Name of the status file; fields {service} and {txid}."
+    )
+    status_file_code_template: str = Field(
+        default=STATUS_FILE_CODE_TEMPLATE,
+        description="Name of the per-code status files (naming per-code); fields {service}, {txid} and {code}.",
+    )
+
+    @field_validator("status_file_template", "status_file_code_template")
+    @classmethod
+    def _template(cls, value: str, info: ValidationInfo) -> str:
+        # Both names must stay unique per transaction and end up as a plain file name in /out.
+        try:
+            sample = value.format(service="s", txid="t", code=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"status file template {value!r}: only {{service}}, {{txid}}, {{code}}") from exc
+        if "{service}" not in value or "{txid}" not in value or "/" in sample or sample.startswith("."):
+            raise ValueError(f"status file template {value!r} must hold {{service}} and {{txid}} and name a file")
+        if info.field_name == "status_file_code_template" and "{code}" not in value:
+            raise ValueError(f"status file template {value!r} must hold {{code}}")
+        return value

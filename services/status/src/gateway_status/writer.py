@@ -19,9 +19,19 @@ from gateway_status.xml import render_status
 log = get_logger(__name__)
 
 
-def status_file_name(service: str, ftp_txid: str, code: int | None = None) -> str:
-    suffix = "" if code is None else f"_{code}"
-    name = f"status_{service}_{ftp_txid}{suffix}.xml"
+STATUS_FILE_TEMPLATE = "status_{service}_{txid}.xml"
+STATUS_FILE_CODE_TEMPLATE = "status_{service}_{txid}_{code}.xml"
+
+
+def status_file_name(
+    service: str,
+    ftp_txid: str,
+    code: int | None = None,
+    template: str = STATUS_FILE_TEMPLATE,
+    code_template: str = STATUS_FILE_CODE_TEMPLATE,
+) -> str:
+    chosen = template if code is None else code_template
+    name = chosen.format(service=service, txid=ftp_txid, code="" if code is None else code)
     # Names come from validated folders, but the status service trusts no message.
     if "/" in name or "\x00" in name or name.startswith("."):
         raise PoisonMessage(f"status file name {name!r} is not a safe file name")
@@ -29,10 +39,21 @@ def status_file_name(service: str, ftp_txid: str, code: int | None = None) -> st
 
 
 class StatusWriter:
-    def __init__(self, layout: StorageLayout, per_code_files: bool) -> None:
+    def __init__(
+        self,
+        layout: StorageLayout,
+        per_code_files: bool,
+        template: str = STATUS_FILE_TEMPLATE,
+        code_template: str = STATUS_FILE_CODE_TEMPLATE,
+    ) -> None:
         self.layout = layout
         self.ledger = Ledger(layout.ledger_dir)
         self.per_code_files = per_code_files
+        self.template = template
+        self.code_template = code_template
+
+    def _name(self, event: events_pb2.StatusEvent, code: int | None = None) -> str:
+        return status_file_name(event.service, event.ftp_txid, code, self.template, self.code_template)
 
     def _write(self, event: events_pb2.StatusEvent) -> tuple[events_pb2.StatusEvent, bool]:
         try:
@@ -44,10 +65,10 @@ class StatusWriter:
             current = current_status(history)
             out.mkdir(parents=True, exist_ok=True)
             # Rewritten even for a duplicate: the previous attempt may have died before this point.
-            atomic_write(out / status_file_name(event.service, event.ftp_txid), render_status(current, history))
+            atomic_write(out / self._name(event), render_status(current, history))
             if self.per_code_files:
                 upto = [e for e in history if e.occurred_at.ToNanoseconds() <= event.occurred_at.ToNanoseconds()]
-                name = status_file_name(event.service, event.ftp_txid, XML_CODE[event.code])
+                name = self._name(event, XML_CODE[event.code])
                 atomic_write(out / name, render_status(event, upto))
         return current, new
 
