@@ -36,16 +36,13 @@ SERVER_CERT_NOT_AFTER = Gauge(
     "gateway_server_certificate_expiry_timestamp_seconds", "Expiry of the FTPS server certificate in use."
 )
 CRL_AGE = Gauge("gateway_crl_age_seconds", "Seconds since the CRL in force was issued (thisUpdate).", ["crl"])
-CRL_NEXT_UPDATE = Gauge(
-    "gateway_crl_next_update_timestamp_seconds", "nextUpdate of the CRL in force, per CRL.", ["crl"]
-)
 CLIENT_CERT_NOT_AFTER = Gauge(
     "gateway_client_certificate_expiry_timestamp_seconds",
     "Expiry of certificates that logged in recently, per tenant and subject.",
     ["tenant", "subject_id", "kind"],
 )
 CRL_NEXT_UPDATE = Gauge(
-    "gateway_crl_next_update_timestamp_seconds", "nextUpdate of the newest CRL held per issuing CA.", ["issuer"]
+    "gateway_crl_next_update_timestamp_seconds", "nextUpdate of the newest CRL held per issuing CA.", ["crl"]
 )
 CRL_REFRESHES = Counter(
     "gateway_crl_refreshes_total", "CRL loads by source (file or url) and result.", ["source", "result"]

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -116,8 +117,9 @@ class RevocationCache:
             with self._lock:  # only the refresher thread adds, so nothing newer arrived meanwhile
                 self._crls[key] = entry
             added += 1
+            metrics.CRL_AGE.labels(crl=_name(crl.issuer)).set_function(_age_since(crl.last_update_utc.timestamp()))
             if crl.next_update_utc is not None:
-                metrics.CRL_NEXT_UPDATE.labels(issuer=_name(crl.issuer)).set(crl.next_update_utc.timestamp())
+                metrics.CRL_NEXT_UPDATE.labels(crl=_name(crl.issuer)).set(crl.next_update_utc.timestamp())
         if not usable:
             raise ValueError(f"{source} holds no CRL signed by a trusted CA")
         return added
@@ -233,3 +235,8 @@ class CrlRefresher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
+
+
+def _age_since(timestamp: float) -> Callable[[], float]:
+    # Evaluated at scrape time, so the age keeps growing while no newer CRL arrives.
+    return lambda: time.time() - timestamp
