@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -30,9 +31,14 @@ SERVICES: dict[str, type[BaseSettings]] = {
 
 def _default(settings: type[BaseSettings], name: str) -> str:
     field = settings.model_fields[name]
-    if field.default_factory is not None:
-        return "(host name)" if name == "node_name" else "(computed)"
-    return "" if field.default is None else str(field.default)
+    if name == "node_name":
+        return "(host name)"
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return "" if value is None else str(value)
 
 
 def table() -> str:
