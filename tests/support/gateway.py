@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -119,6 +120,18 @@ class Gateway:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+    def crash(self, service: str) -> None:
+        """kill -9 ``service`` and start it again; return once it is ready."""
+        self.stop_service(service, signal.SIGKILL)
+        self.start_service(service)
+        self.wait_ready(service)
+
+    def backend(self, method: str, path: str) -> Any:
+        """Call the demo backend's control API; return its JSON answer."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.backend_port}{path}", method=method)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
 
     def stop(self) -> None:
         for service in reversed(list(self.procs)):

@@ -152,13 +152,21 @@ class UploadPipeline:
         if not self.bus.connected or event.event_id in self._in_flight:
             return False
         self._in_flight.add(event.event_id)
+        publish = asyncio.ensure_future(self.bus.publish(RK_UPLOAD, event, event.event_id))
         try:
-            await asyncio.wait_for(self.bus.publish(RK_UPLOAD, event, event.event_id), self.settings.publish_timeout)
-        except Exception as exc:
-            log.warning("publish not confirmed; the outbox keeps the event", event_id=event.event_id, error=repr(exc))
-            return False
+            # Not wait_for: it waits for the cancelled publish to finish, and a publish caught in
+            # the client's reconnection may never finish; the relay must never stall on one.
+            await asyncio.wait({publish}, timeout=self.settings.publish_timeout)
         finally:
             self._in_flight.discard(event.event_id)
+        if not publish.done():
+            publish.cancel()
+            error: BaseException | None = TimeoutError(f"no confirm within {self.settings.publish_timeout}s")
+        else:
+            error = asyncio.CancelledError() if publish.cancelled() else publish.exception()
+        if error is not None:
+            log.warning("publish not confirmed; the outbox keeps the event", event_id=event.event_id, error=repr(error))
+            return False
         return True
 
     def readiness(self) -> str | None:
