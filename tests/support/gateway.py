@@ -94,7 +94,7 @@ class Gateway:
             self.wait_ready(service)
         return self
 
-    def wait_ready(self, service: str, timeout: float = 30.0) -> None:
+    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.http_ports[service]}/readyz"
         while time.monotonic() < deadline:
