@@ -9,6 +9,7 @@ its 226 must have exactly one final status, a clean history, and must have reach
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
 import uuid
@@ -18,10 +19,11 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 
 from tests.support.broker import close_connections, private_vhost
 from tests.support.clients import ClientCert, curl, read_status, wait_for_status
-from tests.support.gateway import Gateway
+from tests.support.gateway import BIN, Gateway
 
 pytestmark = pytest.mark.e2e
 TENANT = "company/30808460"
@@ -211,3 +213,71 @@ async def test_poison_messages_are_parked_and_consumers_keep_going(
     # The consumer is still alive: a real upload goes all the way through.
     txid = _upload(faulty, pki, tmp_path)
     wait_for_status(faulty.out_dir(TENANT), f"status_{SERVICE}_{txid}.xml", 2)
+
+
+def _replay(gw: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(BIN / "gateway-replay"), *args],
+        check=False,
+        env=gw.env("replay"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_failed_transaction_is_replayed_from_the_spool(faulty: Gateway, pki: Path, tmp_path: Path) -> None:
+    faulty.backend("PUT", "/unavailable/true")
+    try:
+        txid = _upload(faulty, pki, tmp_path)
+        failed = wait_for_status(faulty.out_dir(TENANT), f"status_{SERVICE}_{txid}.xml", 0, timeout=30)
+    finally:
+        faulty.backend("PUT", "/unavailable/false")
+    gateway_txid = failed.findtext("GatewayTransactionID") or ""
+
+    _replay(faulty, "transaction", gateway_txid)
+
+    status = wait_for_status(faulty.out_dir(TENANT), f"status_{SERVICE}_{txid}.xml", 2)
+    assert [e.findtext("StatusCode") for e in status.iter("Event")] == ["1", "0", "2"]
+    assert faulty.backend("GET", "/deliveries")[gateway_txid] == 1
+
+
+async def test_parked_message_is_replayed_to_its_origin_queue(faulty: Gateway) -> None:
+    # A valid status event parked the way a consumer parks (origin in x-parked-from), e.g.
+    # after the status service kept failing on it; replaying it must produce its status file.
+    ftp_txid = f"parked-{uuid.uuid4().hex[:10]}"
+    event = events_pb2.StatusEvent(
+        event_id=f"{uuid.uuid4().hex}/error",
+        gateway_txid=uuid.uuid4().hex,
+        sender=identity_pb2.Sender(tenant=TENANT),
+        service=SERVICE,
+        ftp_txid=ftp_txid,
+        file_name=ftp_txid,
+        code=events_pb2.STATUS_CODE_ERROR,
+        error=events_pb2.StatusError(code="test", message="parked and replayed"),
+    )
+    event.occurred_at.GetCurrentTime()
+    connection = await aio_pika.connect(faulty.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("gateway")
+        parked = aio_pika.Message(
+            event.SerializeToString(),
+            type=event.DESCRIPTOR.full_name,
+            message_id=event.event_id,
+            delivery_mode=2,
+            headers={"x-parked-from": "gateway.status.events", "x-parked-reason": "test"},
+        )
+        await exchange.publish(parked, "parked.gateway.status.events", mandatory=True)
+
+    listing = await asyncio.to_thread(_replay, faulty, "parked")
+    assert event.event_id in listing.stdout
+    assert not (faulty.out_dir(TENANT) / f"status_{SERVICE}_{ftp_txid}.xml").exists()
+
+    moved = await asyncio.to_thread(_replay, faulty, "parked", "--replay", event.event_id)
+    assert "1 message(s) moved back" in moved.stdout
+    status = await asyncio.to_thread(wait_for_status, faulty.out_dir(TENANT), f"status_{SERVICE}_{ftp_txid}.xml", 0)
+    assert status.findtext("Error/Message") == "parked and replayed"
+    assert event.event_id not in (await asyncio.to_thread(_replay, faulty, "parked")).stdout
