@@ -12,6 +12,8 @@ import asyncio
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -281,3 +283,38 @@ async def test_parked_message_is_replayed_to_its_origin_queue(faulty: Gateway) -
     status = await asyncio.to_thread(wait_for_status, faulty.out_dir(TENANT), f"status_{SERVICE}_{ftp_txid}.xml", 0)
     assert status.findtext("Error/Message") == "parked and replayed"
     assert event.event_id not in (await asyncio.to_thread(_replay, faulty, "parked")).stdout
+
+
+def _readiness(gw: Gateway, service: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{gw.http_ports[service]}/readyz", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_uploads_go_on_without_the_broker_and_readiness_reports_the_backlog(
+    faulty: Gateway, pki: Path, tmp_path: Path
+) -> None:
+    saved = dict(faulty.extra_env)
+    # An ingress whose broker is unreachable (nothing listens on port 1) from its very start.
+    faulty.extra_env |= {"GATEWAY_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/", "GATEWAY_OUTBOX_MAX_BACKLOG": "2"}
+    try:
+        faulty.crash("ingress")
+        started = time.monotonic()
+        txids = [_upload(faulty, pki, tmp_path) for _ in range(3)]
+        assert time.monotonic() - started < 10, "uploads must not wait for the broker"
+        deadline = time.monotonic() + 10
+        while (ready := _readiness(faulty, "ingress"))[0] == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ready[0] == 503, ready
+        assert "outbox backlog 3 > 2" in ready[1], ready
+        assert "gateway_outbox_backlog 3.0" in faulty.metrics("ingress")
+    finally:
+        faulty.extra_env.clear()
+        faulty.extra_env.update(saved)
+        faulty.crash("ingress")
+
+    for txid in txids:
+        wait_for_status(faulty.out_dir(TENANT), f"status_{SERVICE}_{txid}.xml", 2, timeout=30)
+    assert _readiness(faulty, "ingress")[0] == 200
