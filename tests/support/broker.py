@@ -15,6 +15,15 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
+def vhost_of(amqp_url: str) -> str:
+    return amqp_url.rsplit("/", 1)[1]
+
+
+def close_connections(amqp_url: str) -> None:
+    """Have the broker drop every client connection of this vhost (a broker restart, as clients see it)."""
+    _rabbitmqctl("close_all_connections", "--vhost", vhost_of(amqp_url), "fault injection")
+
+
 @contextmanager
 def private_vhost() -> Iterator[str]:
     """Yield an AMQP URL of a fresh vhost, so tests never meet `make run`'s queues or each other's."""

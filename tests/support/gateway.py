@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -96,7 +97,7 @@ class Gateway:
             self.wait_ready(service)
         return self
 
-    def wait_ready(self, service: str, timeout: float = 30.0) -> None:
+    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.http_ports[service]}/readyz"
         while time.monotonic() < deadline:
@@ -122,6 +123,18 @@ class Gateway:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+    def crash(self, service: str) -> None:
+        """kill -9 ``service`` and start it again; return once it is ready."""
+        self.stop_service(service, signal.SIGKILL)
+        self.start_service(service)
+        self.wait_ready(service)
+
+    def backend(self, method: str, path: str) -> Any:
+        """Call the demo backend's control API; return its JSON answer."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.backend_port}{path}", method=method)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
 
     def stop(self) -> None:
         for service in reversed(list(self.procs)):

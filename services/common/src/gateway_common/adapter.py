@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import aio_pika.abc
-from pydantic import Field
+from pydantic import Field, PositiveFloat
 
 from gateway_common import metrics
 from gateway_common.events import status_event
 from gateway_common.logging import get_logger
-from gateway_common.messaging import RETRY_DELAYS, RK_STATUS, Bus, PoisonMessage, retry_queue
+from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, retry_queue
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
 from gateway_common.storage import StorageLayout
@@ -37,6 +37,14 @@ log = get_logger(__name__)
 
 class AdapterSettings(ServiceSettings):
     max_attempts: int = Field(default=5, ge=1, description="Delivery attempts before code 0.")
+    retry_delays: tuple[PositiveFloat, ...] = Field(
+        default=(2.0, 10.0, 60.0, 300.0),
+        min_length=1,
+        description=(
+            "Seconds before retry 1, 2, ... (JSON list); the last is reused until attempts run out. "
+            "Each delay gets up to 20% random jitter."
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -153,8 +161,9 @@ class Adapter(abc.ABC):
             await self._fail(dispatch.upload, exhausted, bound)
             metrics.DELIVERIES.labels(adapter=self.name, result="exhausted").inc()
             return
-        level = min(attempt - 1, len(RETRY_DELAYS) - 1)
-        delay = RETRY_DELAYS[level] * (1 + random.uniform(0, 0.2))  # noqa: S311 - jitter, not crypto
+        delays = self.settings.retry_delays
+        level = min(attempt - 1, len(delays) - 1)
+        delay = delays[level] * (1 + random.uniform(0, 0.2))  # noqa: S311 - jitter, not crypto
         retry = events_pb2.Dispatch()
         retry.CopyFrom(dispatch)
         retry.attempt = attempt + 1
@@ -179,6 +188,7 @@ async def run_adapter(adapter: Adapter) -> None:
     await adapter.start()
     try:
         queue = await adapter.bus.declare_adapter(adapter.name)
+        await adapter.bus.declare_retries(adapter.name, len(settings.retry_delays))
         await adapter.bus.declare_status()
         await adapter.bus.consume(queue, adapter.handle)
         log.info("adapter consuming", adapter=adapter.name, queue=queue.name)

@@ -38,8 +38,11 @@ QUEUE_OUTBOUND = "gateway.status.outbound"
 QUEUE_PARKED = "gateway.parked"
 # After this many deliveries of one message (crashes, handler errors) it is parked.
 DELIVERY_LIMIT = 10
-# Delays of the adapter retry levels, in seconds; the last is reused until attempts run out.
-RETRY_DELAYS = (2.0, 10.0, 60.0, 300.0)
+# A failing handler pauses before the message goes back, doubling per redelivery up to this
+# (seconds), so that a dependency that is briefly away (full disk, NFS hiccup) does not park it.
+MAX_FAILURE_PAUSE = 30.0
+# Seconds between reconnection attempts of a lost broker connection.
+RECONNECT_INTERVAL = 2.0
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.DESCRIPTOR.full_name: cls
@@ -82,15 +85,25 @@ class Bus:
         self._exchange: aio_pika.abc.AbstractExchange | None = None
 
     @property
-    def connected(self) -> bool:
+    def opened(self) -> bool:
+        """True once connected and until closed, also while reconnecting."""
         return self._connection is not None and not self._connection.is_closed
 
+    @property
+    def connected(self) -> bool:
+        """True while the connection is up; a robust connection that is reconnecting is not."""
+        return self.opened and self._connection is not None and self._connection.connected.is_set()
+
     async def connect(self, timeout: float = 30.0) -> None:
-        self._connection = await asyncio.wait_for(aio_pika.connect_robust(self.url), timeout)
+        self._connection = await asyncio.wait_for(
+            aio_pika.connect_robust(self.url, reconnect_interval=RECONNECT_INTERVAL), timeout
+        )
         self._connection.reconnect_callbacks.add(lambda *_: metrics.AMQP_CONNECTED.set(1))
         self._connection.close_callbacks.add(lambda *_: metrics.AMQP_CONNECTED.set(0))
         metrics.AMQP_CONNECTED.set(1)
-        self._channel = await self._connection.channel(publisher_confirms=True)
+        # on_return_raises: without it a mandatory message the broker cannot route is
+        # confirmed anyway and silently lost.
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         await self._channel.set_qos(prefetch_count=self.prefetch)
         self._exchange = await self._channel.declare_exchange(
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
@@ -142,8 +155,15 @@ class Bus:
         return await self._declare(QUEUE_OUTBOUND, RK_OUTBOUND)
 
     async def declare_adapter(self, adapter: str) -> aio_pika.abc.AbstractQueue:
-        queue = await self._declare(adapter_queue(adapter), dispatch_key(adapter))
-        for level in range(len(RETRY_DELAYS)):
+        return await self._declare(adapter_queue(adapter), dispatch_key(adapter))
+
+    async def declare_retries(self, adapter: str, levels: int) -> None:
+        """The adapter's retry queues, one per backoff level.
+
+        The delay travels as each message's expiration, so the queues' arguments do not
+        depend on the configured delays and redeclaring them never conflicts.
+        """
+        for level in range(levels):
             # Retry queues have no consumer: a message waits out its expiration there and is
             # dead-lettered straight back to the adapter queue through the default exchange.
             await self._declare(
@@ -157,7 +177,6 @@ class Bus:
                     "x-overflow": "reject-publish",
                 },
             )
-        return queue
 
     def _message(self, body: Message, message_id: str, **properties: Any) -> aio_pika.Message:
         return aio_pika.Message(
@@ -222,15 +241,28 @@ class Bus:
                 await message.ack()
                 metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="parked").inc()
             except Exception:
-                log.exception("handler failed; message will be redelivered", queue=name, message_id=message.message_id)
+                pause = failure_pause(message)
+                log.exception(
+                    "handler failed; message will be redelivered",
+                    queue=name,
+                    message_id=message.message_id,
+                    pause=pause,
+                )
                 metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="failed").inc()
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(pause)
                 await message.nack(requeue=True)
             else:
                 await message.ack()
                 metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="ok").inc()
 
         await queue.consume(on_message)
+
+
+def failure_pause(message: aio_pika.abc.AbstractIncomingMessage) -> float:
+    """1 s after the first failure, doubling with the quorum queue's delivery count."""
+    count = (message.headers or {}).get("x-delivery-count", 0)
+    previous = count if isinstance(count, int) and count > 0 else 0
+    return float(min(2.0**previous, MAX_FAILURE_PAUSE))
 
 
 def decode(message: aio_pika.abc.AbstractIncomingMessage) -> Message:

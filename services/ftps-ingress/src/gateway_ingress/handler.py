@@ -11,6 +11,7 @@ import asyncio
 import errno
 import json
 import os
+import sys
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -24,7 +25,9 @@ from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.routes import RouteTableSource
 from gateway_common.storage import StorageLayout
 from OpenSSL import SSL
+from pyftpdlib.exceptions import _FileReadWriteError
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+from pyftpdlib.log import logger as pyftpdlib_logger
 
 from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
@@ -53,6 +56,20 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
             # The 226 waits until the upload is durable: GatewayHandler.on_file_received sends it.
             self._resp = ()
         super().close()
+
+    def handle_error(self) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, _FileReadWriteError):
+            # pyftpdlib's TLS data channel closes on a failed write without any reply, leaving the
+            # client waiting; answer like RFC 959 says (452 disk full, 552 over the size limit).
+            cause = error.__cause__  # the OSError of the write; the wrapper carries no errno
+            number = cause.errno if isinstance(cause, OSError) and cause.errno else errno.EIO
+            code, reason = ("552", "too_large") if number == errno.EFBIG else ("452", "storage")
+            detail = (cause.strerror if isinstance(cause, OSError) else None) or os.strerror(number)
+            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason=reason).inc()
+            log.warning("upload refused while receiving", reason=reason, error=detail)
+            self._resp = (f"{code} Upload refused: {detail}; nothing was kept.", pyftpdlib_logger.warning)
+        super().handle_error()
 
 
 class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]

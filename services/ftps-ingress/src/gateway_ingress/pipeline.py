@@ -30,6 +30,8 @@ from gateway_ingress.tenant import UploadTarget
 
 log = get_logger(__name__)
 RELAY_INTERVAL = 1.0
+# Longest pause between attempts to make the first broker connection (seconds).
+MAX_CONNECT_PAUSE = 10.0
 
 
 @dataclass
@@ -73,7 +75,10 @@ class UploadPipeline:
             self.loop.run_until_complete(self._main)
 
     async def _serve(self) -> None:
-        tasks = [asyncio.create_task(self._connect_and_relay(), name="relay")]
+        tasks = [
+            asyncio.create_task(self._watch_backlog(), name="outbox-watch"),
+            asyncio.create_task(self._relay(), name="relay"),
+        ]
         tasks += [asyncio.create_task(factory()) for factory in self._background]
         try:
             await asyncio.gather(*tasks)
@@ -82,51 +87,86 @@ class UploadPipeline:
                 task.cancel()
             await self.bus.close()
 
-    async def _connect_and_relay(self) -> None:
-        while not self.bus.connected:
-            try:
-                await self.bus.connect(timeout=10)
-                await self.bus.declare_uploads()
-            except Exception as exc:  # the broker may be down at start; uploads still land in the outbox
-                log.warning("broker not reachable; retrying", error=repr(exc))
-                await asyncio.sleep(2)
-        log.info("connected to the broker")
+    async def _watch_backlog(self) -> None:
+        """Keep the backlog figures (metrics, readiness) current, broker or not."""
         while True:
-            await self._relay_once()
+            try:
+                backlog = await asyncio.to_thread(self.outbox.pending)
+            except OSError as exc:
+                log.warning("cannot read the outbox", error=repr(exc))
+            else:
+                self.backlog = len(backlog)
+                self.oldest_age = time.time() - backlog[0][0] if backlog else 0.0
+                metrics.OUTBOX_BACKLOG.set(self.backlog)
+                metrics.OUTBOX_OLDEST_AGE.set(self.oldest_age)
             await asyncio.sleep(RELAY_INTERVAL)
+
+    async def _relay(self) -> None:
+        """Connect (again and again while the broker is away) and publish what the outbox holds."""
+        pause = RELAY_INTERVAL
+        while True:
+            try:
+                if not self.bus.opened and not await self._connect():
+                    pause = min(pause * 2, MAX_CONNECT_PAUSE)
+                else:
+                    pause = RELAY_INTERVAL
+                    # While the robust connection reconnects, the outbox simply waits.
+                    if self.bus.connected:
+                        await self._relay_once()
+            except Exception:
+                log.exception("outbox relay round failed")
+            await asyncio.sleep(pause)
+
+    async def _connect(self) -> bool:
+        # The first connection is ours to retry; once made, aio-pika's robust connection
+        # reconnects by itself and restores the channel and declarations.
+        try:
+            await self.bus.connect(timeout=10)
+            await self.bus.declare_uploads()
+        except Exception as exc:  # the broker may be down at start; uploads still land in the outbox
+            log.warning("broker not reachable; the outbox keeps the uploads", error=repr(exc))
+            with contextlib.suppress(Exception):
+                await self.bus.close()
+            return False
+        log.info("connected to the broker")
+        return True
 
     async def _relay_once(self) -> None:
         backlog = await asyncio.to_thread(self.outbox.pending)
         # Younger events may still be in their first publish by the upload that wrote them.
         cutoff = time.time() - (self.settings.publish_timeout + 1)
-        entries = [entry for entry in backlog if entry[0] <= cutoff]
-        self.backlog = len(backlog)
-        self.oldest_age = time.time() - backlog[0][0] if backlog else 0.0
-        metrics.OUTBOX_BACKLOG.set(self.backlog)
-        metrics.OUTBOX_OLDEST_AGE.set(self.oldest_age)
-        for _, path in entries:
+        for mtime, path in backlog:
             event_id = path.stem
-            if event_id in self._in_flight:
+            if mtime > cutoff or event_id in self._in_flight:
                 continue
             try:
                 event = await asyncio.to_thread(Outbox.load, path)
             except FileNotFoundError:
                 continue
-            if await self._publish(event):
-                await asyncio.to_thread(self.outbox.remove, event_id)
-                log.info("outbox event relayed", event_id=event_id, gateway_txid=event.gateway_txid)
-            else:
+            if not await self._publish(event):
                 return  # broker still away; try again on the next round
+            await asyncio.to_thread(self.outbox.remove, event_id)
+            log.info("outbox event relayed", event_id=event_id, gateway_txid=event.gateway_txid)
 
     async def _publish(self, event: events_pb2.UploadReceived) -> bool:
-        self._in_flight.add(event.event_id)
-        try:
-            await asyncio.wait_for(self.bus.publish(RK_UPLOAD, event, event.event_id), self.settings.publish_timeout)
-        except Exception as exc:
-            log.warning("publish not confirmed; the outbox keeps the event", event_id=event.event_id, error=repr(exc))
+        if not self.bus.connected or event.event_id in self._in_flight:
             return False
+        self._in_flight.add(event.event_id)
+        publish = asyncio.ensure_future(self.bus.publish(RK_UPLOAD, event, event.event_id))
+        try:
+            # Not wait_for: it waits for the cancelled publish to finish, and a publish caught in
+            # the client's reconnection may never finish; the relay must never stall on one.
+            await asyncio.wait({publish}, timeout=self.settings.publish_timeout)
         finally:
             self._in_flight.discard(event.event_id)
+        if not publish.done():
+            publish.cancel()
+            error: BaseException | None = TimeoutError(f"no confirm within {self.settings.publish_timeout}s")
+        else:
+            error = asyncio.CancelledError() if publish.cancelled() else publish.exception()
+        if error is not None:
+            log.warning("publish not confirmed; the outbox keeps the event", event_id=event.event_id, error=repr(error))
+            return False
         return True
 
     def readiness(self) -> str | None:

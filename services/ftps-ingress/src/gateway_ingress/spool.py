@@ -87,7 +87,9 @@ class SpoolWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
+        # The transaction's folder is new too: its entry in the spool must be durable as well.
         fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent.parent)
         return self._hash.hexdigest()
 
     def discard(self) -> None:

@@ -27,6 +27,7 @@ class Waker:
         self._pending: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._lock = threading.Lock()
         self._ioloop = ioloop
+        self._fileno = self._reader.fileno()  # pyftpdlib's close_all() sorts its map by it
         ioloop.register(self._reader.fileno(), self, ioloop.READ)
 
     def call_soon_threadsafe(self, callback: Callable[..., None], *args: Any) -> None:
