@@ -75,6 +75,8 @@ class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
 
 class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
     _resp: tuple[Any, ...]
+    _ssl_requested: bool
+    _ssl_established: bool
     cmd_channel: GatewayHandler
 
     def secure_connection(self, ssl_context: SSL.Context) -> None:
@@ -82,12 +84,21 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         if isinstance(self.socket, SSL.Connection):
             self.socket.set_app_data(PeerVerification())
 
+    def initiate_send(self) -> None:
+        # Nothing goes out before the handshake has been checked: SSL_write would otherwise
+        # complete the handshake itself and the listing or file would bypass the checks.
+        if self._ssl_requested and not self._ssl_established:
+            return
+        super().initiate_send()
+
     def handle_ssl_established(self) -> None:
         problem = self.cmd_channel.data_tls_problem(self.socket)
         if problem is not None:
             reason, reply = problem
             self.cmd_channel.data_refused(reason, reply, reply)
             self.close()
+            return
+        self.initiate_send()
 
     def handle_timeout(self) -> None:
         metrics.FTPS_TIMEOUTS.labels(channel="data").inc()
@@ -95,30 +106,25 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         super().handle_timeout()
 
     def handle_error(self) -> None:
+        # pyftpdlib wraps errors of file_obj.write; its TLS mixin would close without any reply.
         error = sys.exc_info()[1]
-        if not isinstance(error, FileTooLarge):
+        cause = error.__cause__ if error is not None else None
+        if not (self.receive and isinstance(cause, OSError)):
             super().handle_error()
             return
-        metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="file_too_large").inc()
-        log.warning("upload over the size limit", remote_ip=self.cmd_channel.remote_ip, limit=error.limit)
-        self._resp = (
-            f"552 Upload refused: the file exceeds this service's size limit of {error.limit} bytes; nothing was kept.",
-            ftp_logger.warning,
-        )
+        if isinstance(cause, FileTooLarge):
+            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="file_too_large").inc()
+            log.warning("upload over the size limit", remote_ip=self.cmd_channel.remote_ip, limit=cause.limit)
+            reply = (
+                f"552 Upload refused: the file exceeds this service's size limit of {cause.limit} bytes; "
+                "nothing was kept."
+            )
+        else:
+            log.error("upload could not be written", remote_ip=self.cmd_channel.remote_ip, error=repr(cause))
+            reason = os.strerror(cause.errno) if cause.errno else "write error"
+            reply = f"451 Upload aborted ({reason}); nothing was kept. Please upload again."
+        self._resp = (reply, ftp_logger.warning)
         self.close()
-
-    def close(self) -> None:
-        if (
-            not self._closed
-            and self.receive
-            and self.transfer_finished
-            and isinstance(self.file_obj, SpoolWriter)
-            and self._resp
-            and self._resp[0].startswith("226")
-        ):
-            # The 226 waits until the upload is durable: GatewayHandler.on_file_received sends it.
-            self._resp = ()
-        super().close()
 
 
 class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
