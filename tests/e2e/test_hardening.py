@@ -37,6 +37,7 @@ def _handshake(gateway: Gateway, version: ssl.TLSVersion) -> str:
         return str(tls.version())
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
 def test_tls_below_1_2_is_refused(gateway: Gateway, version: ssl.TLSVersion) -> None:
     with pytest.raises(ssl.SSLError) as refused:

@@ -74,10 +74,27 @@ class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
 
 
 class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
-    _resp: tuple[Any, ...]
     _ssl_requested: bool
     _ssl_established: bool
     cmd_channel: GatewayHandler
+
+    # pyftpdlib sets the reply on several close paths (TLS shutdown, EOF, handle_close); for a
+    # finished upload the 226 must wait until it is durable: GatewayHandler.on_file_received sends it.
+    @property
+    def _resp(self) -> tuple[Any, ...]:
+        resp: tuple[Any, ...] = self.__dict__.get("_gateway_resp", ())
+        return resp
+
+    @_resp.setter
+    def _resp(self, value: tuple[Any, ...]) -> None:
+        if (
+            value
+            and value[0].startswith("226")
+            and getattr(self, "receive", False)
+            and isinstance(getattr(self, "file_obj", None), SpoolWriter)
+        ):
+            value = ()
+        self.__dict__["_gateway_resp"] = value
 
     def secure_connection(self, ssl_context: SSL.Context) -> None:
         super().secure_connection(ssl_context)
