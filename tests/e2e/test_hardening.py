@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ALT_LIMITS, ALT_OUT_QUOTA
-from tests.support.clients import ClientCert, curl
+from tests.support.clients import ClientCert
 from tests.support.ftps import Control, ftplib_session
 from tests.support.gateway import Gateway
 
@@ -85,7 +85,7 @@ def test_active_mode_is_off_by_default(gateway: Gateway, pki: Path, cert: CertFa
 
 
 def test_port_to_another_address_is_refused(alt_gateway: Gateway, pki: Path, cert: CertFactory) -> None:
-    control = Control(alt_gateway.ftps_port)
+    control = Control(alt_gateway.ftps_port, source="127.0.0.6")
     control.login(pki, cert("employee"))
     control.send("PBSZ 0")
     control.send("PROT P")
@@ -107,22 +107,25 @@ def test_data_connection_from_another_address_is_refused(gateway: Gateway, pki: 
     assert 'gateway_ftps_data_connections_refused_total{reason="foreign_address"}' in gateway.metrics("ingress")
 
 
-def test_oversize_upload_is_refused_and_nothing_is_kept(
-    gateway: Gateway, pki: Path, cert: CertFactory, tmp_path: Path
-) -> None:
+def test_oversize_upload_is_refused_and_nothing_is_kept(alt_gateway: Gateway, pki: Path, cert: CertFactory) -> None:
+    ftp = ftplib_session(alt_gateway.ftps_port, pki, cert("employee"), source="127.0.0.13")
     txid = f"big-{uuid.uuid4().hex[:8]}"
-    payload = tmp_path / txid
-    payload.write_bytes(b"x" * 200_000)  # small-files allows 1024 bytes
-    result = curl(gateway.ftps_port, pki, cert("employee"), "/small-files/", "-T", str(payload), "-v")
-    assert result.returncode != 0
-    assert "552 Upload refused: the file exceeds this service's size limit of 1024 bytes" in result.stderr
+    try:
+        ftp.storbinary(f"STOR small-files/{txid}", io.BytesIO(b"x" * 2_000_000))  # small-files allows 1024
+        reply = "no refusal"
+    except ftplib.error_perm as refused:
+        reply = str(refused)
+    except (ConnectionError, ssl.SSLError):  # the server cut the data connection while we were sending
+        reply = ftp.getmultiline()
+    assert reply.startswith("552 Upload refused: the file exceeds this service's size limit of 1024 bytes"), reply
+    spool, txids = alt_gateway.data_dir / "spool", alt_gateway.data_dir / "txids"
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and list((gateway.data_dir / "spool").glob("*/payload")):
+    while time.monotonic() < deadline and (list(spool.glob("*/payload")) or list(txids.rglob(txid))):
         time.sleep(0.05)
-    assert not list((gateway.data_dir / "spool").glob("*/payload")), "the partial upload was removed"
-    assert not list((gateway.data_dir / "txids").rglob(txid)), "the transaction id is free again"
-    payload.write_bytes(b"small enough")
-    assert curl(gateway.ftps_port, pki, cert("employee"), "/small-files/", "-T", str(payload)).returncode == 0
+    assert not list(spool.glob("*/payload")), "the partial upload was removed"
+    assert not list(txids.rglob(txid)), "the transaction id is free again"
+    assert ftp.storbinary(f"STOR small-files/{txid}", io.BytesIO(b"small enough")).startswith("226")
+    ftp.quit()
 
 
 def test_overlong_command_line_is_refused(gateway: Gateway) -> None:
@@ -176,7 +179,7 @@ def test_upload_refused_while_out_is_over_quota(alt_gateway: Gateway, pki: Path,
     filler = out / "response_big.xml"
     filler.write_bytes(b"x" * (ALT_OUT_QUOTA + 1))
     try:
-        ftp = ftplib_session(alt_gateway.ftps_port, pki, cert("other-employee"))
+        ftp = ftplib_session(alt_gateway.ftps_port, pki, cert("other-employee"), source="127.0.0.14")
         with pytest.raises(ftplib.error_perm, match=r"552 Your /out holds .* over its quota"):
             ftp.storbinary(f"STOR heartbeat/q-{uuid.uuid4().hex[:8]}", _bytes(b"data"))
         ftp.delete("/out/response_big.xml")

@@ -125,6 +125,7 @@ def test_ftplib_without_session_reuse(alt_gateway: Gateway, pki: Path, cert: Cer
     assert wait_for_status(out, name, 2).findtext("SHA256") == _sha256(payload)
     wait_for_status(out, f"status_tax-reports_{folder}.xml", 2)
 
+    assert ftp.nlst("companies-only") == [], "an empty listing is a listing too"
     facts = dict(ftp.mlsd("/out"))
     assert facts[name]["type"] == "file"
     body = (out / name).read_bytes()

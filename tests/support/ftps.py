@@ -40,9 +40,9 @@ def ftplib_session(
 class Control:
     """A bare control connection for commands no ordinary client would send."""
 
-    def __init__(self, port: int, *, source: str = "127.0.0.1", timeout: float = 10) -> None:
+    def __init__(self, port: int, *, host: str = "127.0.0.1", source: str = "127.0.0.1", timeout: float = 10) -> None:
         self.sock: socket.socket | ssl.SSLSocket = socket.create_connection(
-            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
+            (host, port), timeout=timeout, source_address=(source, 0)
         )
         self.file = self.sock.makefile("rb")
         self.greeting = self.reply()

@@ -101,12 +101,14 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         if isinstance(self.socket, SSL.Connection):
             self.socket.set_app_data(PeerVerification())
 
-    def initiate_send(self) -> None:
+    def send(self, data: bytes) -> int:
         # Nothing goes out before the handshake has been checked: SSL_write would otherwise
         # complete the handshake itself and the listing or file would bypass the checks.
+        # Sending nothing keeps the data queued; pyftpdlib drives the handshake meanwhile.
         if self._ssl_requested and not self._ssl_established:
-            return
-        super().initiate_send()
+            return 0
+        sent: int = super().send(data)
+        return sent
 
     def handle_ssl_established(self) -> None:
         problem = self.cmd_channel.data_tls_problem(self.socket)
@@ -114,8 +116,6 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
             reason, reply = problem
             self.cmd_channel.data_refused(reason, reply, reply)
             self.close()
-            return
-        self.initiate_send()
 
     def handle_timeout(self) -> None:
         metrics.FTPS_TIMEOUTS.labels(channel="data").inc()
