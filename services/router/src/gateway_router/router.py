@@ -67,8 +67,9 @@ class Router:
             options=route.options,
             attempt=1,
         )
-        await self.bus.publish(dispatch_key(route.adapter), dispatch, dispatch.event_id)
+        # Stamped before the dispatch leaves: a fast adapter's ACCEPTED must sort after SENT.
         sent = status_event(upload, events_pb2.STATUS_CODE_SENT, SOURCE)
+        await self.bus.publish(dispatch_key(route.adapter), dispatch, dispatch.event_id)
         await self.bus.publish(RK_STATUS, sent, sent.event_id)
         metrics.EVENTS_ROUTED.labels(service=upload.service, result="dispatched").inc()
         bound.info("upload dispatched", adapter=route.adapter)
