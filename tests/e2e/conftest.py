@@ -43,3 +43,30 @@ def cert(pki: Path):
         return ClientCert.from_pki(pki, name)
 
     return make
+
+
+# The second gateway's settings: for clients that cannot reuse TLS sessions (ftplib), active mode,
+# tight limits that tests can reach quickly, and a PROXY-protocol balancer at PROXY_SOURCE.
+PROXY_SOURCE = "127.0.0.9"
+ALT_LIMITS = {"idle_timeout": 3, "max_connections_per_ip": 3, "max_logins_per_minute_per_ip": 3}
+ALT_OUT_QUOTA = 100_000
+
+
+@pytest.fixture(scope="session")
+def alt_gateway(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[Gateway]:
+    env = {
+        "GATEWAY_TLS_REQUIRE_SESSION_REUSE": "false",
+        "GATEWAY_ACTIVE_MODE": "true",
+        "GATEWAY_OUT_QUOTA_BYTES": str(ALT_OUT_QUOTA),
+        "GATEWAY_PROXY_PROTOCOL": "auto",
+        "GATEWAY_PROXY_TRUSTED_CIDRS": f'["{PROXY_SOURCE}/32"]',
+        **{f"GATEWAY_{name.upper()}": str(value) for name, value in ALT_LIMITS.items()},
+    }
+    with private_vhost() as amqp_url:  # its own, or the two gateways would consume each other's events
+        gw = Gateway(tmp_path_factory.mktemp("alt-gateway"), pki, amqp_url, extra_env=env)
+        try:
+            gw.start()
+            yield gw
+        finally:
+            gw.stop()
+            sys.stderr.write("\n--- alt ingress log (tail) ---\n" + "\n".join(gw.log("ingress").splitlines()[-15:]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ftplib
+import socket
 import ssl
 import subprocess
 import time
@@ -70,11 +71,23 @@ def wait_for_status(out_dir: Path, name: str, code: int, timeout: float = 15.0) 
     raise AssertionError(f"{out_dir / name} did not reach status {code} within {timeout}s (last: {last})")
 
 
+class SessionReusingFTP(ftplib.FTP_TLS):
+    """ftplib whose data connections resume the control connection's TLS session, as curl, lftp and
+    FileZilla do (plain ftplib cannot, see tests/support/ftps.py)."""
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            session = self.sock.session  # type: ignore[union-attr]
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+        return conn, size
+
+
 def ftps(port: int, pki: Path, cert: ClientCert, *, timeout: float = 15) -> ftplib.FTP_TLS:
     """A logged-in Python ftplib session, for exact commands and replies (paths curl would normalise)."""
     context = ssl.create_default_context(cafile=str(pki / "server-ca.pem"))
     context.load_cert_chain(str(cert.pem), str(cert.key))
-    session = ftplib.FTP_TLS(context=context, timeout=timeout)
+    session = SessionReusingFTP(context=context, timeout=timeout)
     session.connect("127.0.0.1", port)
     session.login("anonymous", "guest")
     session.prot_p()

@@ -74,6 +74,9 @@ class Gateway:
             # The demo's distribution points (127.0.0.1:9199) are not served unless a test serves them.
             "GATEWAY_CRL_FETCH": "false",
             "GATEWAY_DEMO_BACKEND_PORT": str(self.backend_port),
+            # Every test client comes from 127.0.0.1: per-IP limits are tested on gateways that set them.
+            "GATEWAY_MAX_LOGINS_PER_MINUTE_PER_IP": "100000",
+            "GATEWAY_MAX_CONNECTIONS_PER_IP": "256",
         }
         if service in self.http_ports:
             env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])

@@ -23,6 +23,19 @@ FTPS_COMMAND_REFUSALS = Counter(
     "FTP commands refused by the gateway's policy, by command and reason.",
     ["command", "reason"],
 )
+FTPS_CONNECTIONS_REFUSED = Counter(
+    "gateway_ftps_connections_refused_total",
+    "FTPS control connections refused before login, by reason (connection limits, bad PROXY header).",
+    ["reason"],
+)
+FTPS_DATA_CONNECTIONS_REFUSED = Counter(
+    "gateway_ftps_data_connections_refused_total",
+    "FTPS data connections refused, by reason (foreign address, no TLS session reuse, other certificate).",
+    ["reason"],
+)
+FTPS_TIMEOUTS = Counter(
+    "gateway_ftps_timeouts_total", "Connections closed for idling or stalling, by channel.", ["channel"]
+)
 UPLOADS = Counter("gateway_uploads_total", "Uploads by service and result.", ["service", "result"])
 UPLOAD_BYTES = Counter("gateway_upload_bytes_total", "Bytes of completed uploads.", ["service"])
 UPLOAD_FINALIZE_SECONDS = Histogram(

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import json
 import os
+import socket
 import sys
 import time
 from concurrent.futures import Future
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,84 +28,233 @@ from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.routes import RouteTableSource
 from gateway_common.storage import StorageLayout
 from OpenSSL import SSL
-from pyftpdlib.exceptions import _FileReadWriteError
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
-from pyftpdlib.log import logger as pyftpdlib_logger
+from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
+from pyftpdlib.log import logger as ftp_logger
 
 from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
+from gateway_ingress.limits import ClientLimits
 from gateway_ingress.login import LoginRefused, authenticate
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
+from gateway_ingress.proxy import ProxyDataGate, ProxyHeaderError, ProxyHeaderReader, is_trusted, read_some
 from gateway_ingress.recent import RecentUploads
-from gateway_ingress.spool import SpoolWriter
-from gateway_ingress.tenant import Area, NameRefused, TenantView, check_name
+from gateway_ingress.settings import IngressSettings
+from gateway_ingress.spool import FileTooLarge, SpoolWriter
+from gateway_ingress.tenant import OUT, Area, NameRefused, TenantView, check_name
+from gateway_ingress.tls import session_reused
 from gateway_ingress.waker import Waker
 
 log = get_logger(__name__)
+_HASH_CHUNK = 1 << 20
+
+
+class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
+    """Passive data listener: PROXY header first when the peer is a trusted balancer; refusals counted."""
+
+    cmd_channel: GatewayHandler
+
+    def handle_accepted(self, sock: socket.socket, addr: tuple[Any, ...]) -> None:
+        channel = self.cmd_channel
+        if channel.behind_proxy(addr[0]):
+            ProxyDataGate(
+                sock,
+                channel.settings.proxy_protocol,
+                channel.settings.data_timeout,
+                self.ioloop,
+                lambda conn, source: self._admit(conn, source or (addr[0], addr[1])),
+                lambda reason: channel.data_refused("proxy_header", reason, None),
+            )
+            return
+        self._admit(sock, (addr[0], addr[1]))
+
+    def _admit(self, sock: socket.socket, addr: tuple[str, int]) -> None:
+        channel = self.cmd_channel
+        if channel.connected and addr[0] != channel.remote_ip:
+            # pyftpdlib refuses it below with "425 Rejected data connection from foreign address".
+            channel.data_refused("foreign_address", f"data connection from {addr[0]}", None)
+        super().handle_accepted(sock, addr)
 
 
 class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
-    _resp: tuple[Any, ...]
+    _ssl_requested: bool
+    _ssl_established: bool
+    cmd_channel: GatewayHandler
 
-    def close(self) -> None:
+    # pyftpdlib sets the reply on several close paths (TLS shutdown, EOF, handle_close); for a
+    # finished upload the 226 must wait until it is durable: GatewayHandler.on_file_received sends it.
+    @property
+    def _resp(self) -> tuple[Any, ...]:
+        resp: tuple[Any, ...] = self.__dict__.get("_gateway_resp", ())
+        return resp
+
+    @_resp.setter
+    def _resp(self, value: tuple[Any, ...]) -> None:
         if (
-            not self._closed
-            and self.receive
-            and self.transfer_finished
-            and isinstance(self.file_obj, SpoolWriter)
-            and self._resp
-            and self._resp[0].startswith("226")
+            value
+            and value[0].startswith("226")
+            and getattr(self, "receive", False)
+            and isinstance(getattr(self, "file_obj", None), SpoolWriter)
         ):
-            # The 226 waits until the upload is durable: GatewayHandler.on_file_received sends it.
-            self._resp = ()
-        super().close()
+            value = ()
+        self.__dict__["_gateway_resp"] = value
+
+    def send(self, data: bytes) -> int:
+        # Nothing goes out before the handshake has been checked: SSL_write would otherwise
+        # complete the handshake itself and the listing or file would bypass the checks.
+        # Sending nothing keeps the data queued; pyftpdlib drives the handshake meanwhile.
+        if self._ssl_requested and not self._ssl_established:
+            return 0
+        sent: int = super().send(data)
+        return sent
+
+    def handle_ssl_established(self) -> None:
+        problem = self.cmd_channel.data_tls_problem(self.socket)
+        if problem is not None:
+            reason, reply = problem
+            self.cmd_channel.data_refused(reason, reply, reply)
+            self.close()
+
+    def handle_timeout(self) -> None:
+        metrics.FTPS_TIMEOUTS.labels(channel="data").inc()
+        log.info("data connection stalled", remote_ip=self.cmd_channel.remote_ip, timeout=self.timeout)
+        super().handle_timeout()
 
     def handle_error(self) -> None:
+        # pyftpdlib wraps errors of file_obj.write; its TLS mixin would close without any reply.
         error = sys.exc_info()[1]
-        if isinstance(error, _FileReadWriteError):
-            # pyftpdlib's TLS data channel closes on a failed write without any reply, leaving the
-            # client waiting; answer like RFC 959 says (452 disk full, 552 over the size limit).
-            cause = error.__cause__  # the OSError of the write; the wrapper carries no errno
-            number = cause.errno if isinstance(cause, OSError) and cause.errno else errno.EIO
-            code, reason = ("552", "too_large") if number == errno.EFBIG else ("452", "storage")
-            detail = (cause.strerror if isinstance(cause, OSError) else None) or os.strerror(number)
-            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason=reason).inc()
-            log.warning("upload refused while receiving", reason=reason, error=detail)
-            self._resp = (f"{code} Upload refused: {detail}; nothing was kept.", pyftpdlib_logger.warning)
-        super().handle_error()
+        cause = error.__cause__ if error is not None else None
+        if not (self.receive and isinstance(cause, OSError)):
+            super().handle_error()
+            return
+        if isinstance(cause, FileTooLarge):
+            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="file_too_large").inc()
+            log.warning("upload over the size limit", remote_ip=self.cmd_channel.remote_ip, limit=cause.limit)
+            reply = (
+                f"552 Upload refused: the file exceeds this service's size limit of {cause.limit} bytes; "
+                "nothing was kept."
+            )
+        else:
+            # RFC 959: 452 for insufficient storage (a full disk, a failing volume).
+            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="storage").inc()
+            detail = cause.strerror or os.strerror(cause.errno or errno.EIO)
+            log.error("upload could not be written", remote_ip=self.cmd_channel.remote_ip, error=repr(cause))
+            reply = f"452 Upload refused: {detail}; nothing was kept. Please upload again later."
+        self._resp = (reply, ftp_logger.warning)
+        self.close()
 
 
 class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     tls_control_required = True
     tls_data_required = True
     dtp_handler = GatewayDTPHandler
+    passive_dtp = GatewayPassiveDTP
     abstracted_fs = GatewayFS
     authorizer: SessionAuthorizer = NoLoginAuthorizer()
     _restart_position: int
+    _prot: bool
+    _ssl_accepting: bool
+    _ssl_established: bool
+    _in_buffer: list[bytes]
+    _in_buffer_len: int
+    remote_ip: str
+    remote_port: int
     use_sendfile = False
+    proto_cmds = TLS_FTPHandler.proto_cmds.copy()
+    proto_cmds.update(
+        {
+            "CCC": {"perm": None, "auth": False, "arg": False, "help": "Syntax: CCC (refused: TLS stays on)."},
+            "HASH": {"perm": "r", "auth": True, "arg": True, "help": "Syntax: HASH <SP> file-name (SHA-256)."},
+            "XSHA256": {"perm": "r", "auth": True, "arg": True, "help": "Syntax: XSHA256 <SP> file-name."},
+        }
+    )
 
     # Set by build_server() on a subclass per server.
+    settings: ClassVar[IngressSettings]
     layout: ClassVar[StorageLayout]
     routes: ClassVar[RouteTableSource]
     pipeline: ClassVar[UploadPipeline]
     waker: ClassVar[Waker]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
+    limits: ClassVar[ClientLimits]
+    trusted_proxies: ClassVar[list[IPv4Network | IPv6Network]]
 
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         self.identity: Identity | None = None
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
+        self._proxy_reader: ProxyHeaderReader | None = None
+        self._counted_ip: str | None = None
+        self._session_counted = False
+        self._discarding_line = False
         super().__init__(conn, server, ioloop)
+        if self.connected and self.behind_proxy(self.remote_ip):
+            self._proxy_reader = ProxyHeaderReader(self.settings.proxy_protocol)
+        if self.connected:
+            self._extra_feats.append("HASH SHA-256*")
+
+    def behind_proxy(self, peer_ip: str) -> bool:
+        return self.settings.proxy_protocol != "off" and is_trusted(peer_ip, self.trusted_proxies)
 
     # --- connection lifecycle
+    def handle(self) -> None:
+        if self._proxy_reader is None:
+            self._admit()
+        # else: admitted once the PROXY header has named the real client.
+
+    def _admit(self) -> None:
+        if not self.limits.connect(self.remote_ip):
+            self._refuse_connection(
+                "max_connections_per_ip",
+                f"421 Too many connections from {self.remote_ip} "
+                f"(limit {self.limits.max_connections_per_ip}); close some and try again.",
+            )
+            return
+        self._counted_ip = self.remote_ip
+        super().handle()
+
+    def _refuse_connection(self, reason: str, reply: str) -> None:
+        metrics.FTPS_CONNECTIONS_REFUSED.labels(reason=reason).inc()
+        log.warning("connection refused", reason=reason, remote_ip=self.remote_ip)
+        self.respond(reply)
+        self.close_when_done()
+
+    def handle_max_cons(self) -> None:
+        metrics.FTPS_CONNECTIONS_REFUSED.labels(reason="max_connections").inc()
+        log.warning("connection refused", reason="max_connections", remote_ip=self.remote_ip)
+        super().handle_max_cons()
+
+    def handle_read(self) -> None:
+        if self._proxy_reader is None:
+            super().handle_read()
+            return
+        try:
+            if not read_some(self.socket, self._proxy_reader):
+                return
+        except ProxyHeaderError as exc:
+            metrics.FTPS_CONNECTIONS_REFUSED.labels(reason="proxy_header").inc()
+            log.warning("connection refused", reason="proxy_header", detail=str(exc), remote_ip=self.remote_ip)
+            self.close()
+            return
+        source, self._proxy_reader = self._proxy_reader.source, None
+        if source is not None:
+            # pyftpdlib's address book must follow, or closing would leave the balancer's entry behind.
+            self.server.ip_map.remove(self.remote_ip)
+            self.remote_ip, self.remote_port = source
+            self.server.ip_map.append(self.remote_ip)
+        self._admit()
+
     def on_connect(self) -> None:
+        self._session_counted = True
         metrics.FTPS_SESSIONS.inc()
         metrics.FTPS_SESSIONS_TOTAL.inc()
 
     def on_disconnect(self) -> None:
-        metrics.FTPS_SESSIONS.dec()
+        if self._session_counted:
+            self._session_counted = False
+            metrics.FTPS_SESSIONS.dec()
         self._abandon_upload()
 
     def _refuse(self, command: str, reason: str, reply: str) -> None:
@@ -124,6 +276,120 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             self._count_refusal(cmd, "outside_view", f"550 {respstr}")
         super().log_cmd(cmd, arg, respcode, respstr)
 
+    def close(self) -> None:
+        if self._counted_ip is not None:
+            self.limits.disconnect(self._counted_ip)
+            self._counted_ip = None
+        super().close()
+
+    def handle_timeout(self) -> None:
+        if self._proxy_reader is not None or self._ssl_accepting:
+            channel = "proxy_header" if self._proxy_reader is not None else "tls_handshake"
+        else:
+            channel = "control"
+        metrics.FTPS_TIMEOUTS.labels(channel=channel).inc()
+        log.info("connection timed out", channel=channel, remote_ip=self.remote_ip, timeout=self.timeout)
+        if channel != "control":
+            self.close()  # nobody to talk to: no reply is readable before TLS is up
+            return
+        self.respond(f"421 No command for {self.timeout} seconds; closing the control connection.")
+        self.close_when_done()
+
+    def collect_incoming_data(self, data: bytes) -> None:
+        # Replaces pyftpdlib's fixed 2048-byte limit, which answers and then keeps reading the rest.
+        self._in_buffer.append(data)
+        self._in_buffer_len += len(data)
+        if self._in_buffer_len > self.settings.max_command_length:
+            self._in_buffer, self._in_buffer_len = [], 0
+            if not self._discarding_line:
+                self._discarding_line = True
+                self._refuse(
+                    "?",
+                    "line_too_long",
+                    f"500 Command line longer than {self.settings.max_command_length} bytes; closing.",
+                )
+                self.close_when_done()
+
+    def found_terminator(self) -> None:
+        if not self._discarding_line:
+            super().found_terminator()
+
+    # --- TLS policy
+    def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:
+        if cmd in ("USER", "PASS") and not self._ssl_established:
+            self._refuse(
+                cmd, "tls_required", "530 Log in over TLS only: send AUTH TLS first, then use your OCES certificate."
+            )
+            return
+        if cmd in ("PASV", "EPSV", "PORT", "EPRT") and not self._prot:
+            self._refuse(
+                cmd, "prot_p_required", "521 Data connections must be encrypted: send PBSZ 0 and PROT P first."
+            )
+            return
+        super().process_command(cmd, *args, **kwargs)
+
+    def ftp_PROT(self, line: str) -> None:
+        if line.strip().upper() == "C":
+            self._refuse("PROT", "clear_data", "534 PROT C refused: data connections must be encrypted; use PROT P.")
+            return
+        super().ftp_PROT(line)
+
+    def ftp_CCC(self, line: str) -> None:
+        self._refuse("CCC", "clear_control", "534 CCC refused: the control connection stays encrypted.")
+
+    def data_tls_problem(self, data_conn: SSL.Connection) -> tuple[str, str] | None:
+        """Why a data connection may not carry this session's data, or None.
+
+        Reuse of a TLS session proves the data connection comes from the holder of a session
+        this server issued; the same certificate proves it was issued to this session's client.
+        """
+        if self.settings.tls_require_session_reuse and not session_reused(data_conn):
+            return (
+                "no_session_reuse",
+                "522 Data connection refused: it must resume the control connection's TLS session "
+                "(TLS session reuse is required; enable it in your FTPS client).",
+            )
+        control = self.socket.get_peer_certificate() if isinstance(self.socket, SSL.Connection) else None
+        data = data_conn.get_peer_certificate()
+        if control is None or data is None or control.digest("sha256") != data.digest("sha256"):
+            return (
+                "other_certificate",
+                "522 Data connection refused: it must present the control connection's client certificate.",
+            )
+        return None
+
+    def data_refused(self, reason: str, detail: str, reply: str | None) -> None:
+        metrics.FTPS_DATA_CONNECTIONS_REFUSED.labels(reason=reason).inc()
+        log.warning("data connection refused", reason=reason, detail=detail, remote_ip=self.remote_ip)
+        if reply is not None and self.connected:
+            self.respond(reply)
+
+    # --- active mode
+    def ftp_PORT(self, line: str) -> None:
+        if self._active_refused("PORT"):
+            return
+        super().ftp_PORT(line)
+
+    def ftp_EPRT(self, line: str) -> None:
+        if self._active_refused("EPRT"):
+            return
+        super().ftp_EPRT(line)
+
+    def _active_refused(self, command: str) -> bool:
+        if self.settings.active_mode:
+            return False
+        self._refuse(command, "active_mode_disabled", "502 Active mode is disabled; use passive mode (EPSV or PASV).")
+        return True
+
+    def _make_eport(self, ip: str, port: int) -> None:
+        remote_ip = self.remote_ip.removeprefix("::ffff:")
+        if ip != remote_ip:
+            self._refuse(
+                "PORT", "foreign_address", f"501 Refused: data connections go only to your own address ({remote_ip})."
+            )
+            return
+        super()._make_eport(ip, port)
+
     # --- login
     def ftp_PASS(self, line: str) -> None:
         if self.authenticated:
@@ -131,6 +397,15 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             return
         if not self.username:
             self.respond("503 Login with USER first.")
+            return
+        if not self.limits.login_attempt(self.remote_ip):
+            metrics.FTPS_LOGINS.labels(result="refused", reason="rate_limited", kind="unknown").inc()
+            log.warning("login refused", reason="rate_limited", remote_ip=self.remote_ip)
+            self.respond(
+                f"421 Too many logins from {self.remote_ip} "
+                f"(limit {self.limits.max_logins_per_minute} a minute); try again later."
+            )
+            self.close_when_done()
             return
         try:
             identity = authenticate(self.socket, self.validator).identity
@@ -272,6 +547,17 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         if route is None or not route.allow.permits(self.identity):
             self._refuse("STOR", "service_not_permitted", f"550 You may not upload to {target.service!r}.")
             return None
+        quota = self.settings.out_quota_bytes
+        if quota is not None:
+            used = _out_usage(self.view.root / OUT)
+            if used > quota:
+                self._refuse(
+                    "STOR",
+                    "out_quota",
+                    f"552 Your /out holds {used} bytes, over its quota of {quota}: download and delete "
+                    "the files in /out, then upload again.",
+                )
+                return None
         self._abandon_upload()
         reservation = self._reservation(self.view, target.service, target.ftp_txid)
         try:
@@ -309,6 +595,38 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             self.respond("150 File status okay. About to open data connection.")
             self._in_dtp_queue = (writer, "STOR")
         return file
+
+    # --- integrity of /out files (draft-bryan-ftpext-hash)
+    def ftp_HASH(self, path: str) -> None:
+        self._hash(path, lambda digest, size: f"213 SHA-256 0-{max(size - 1, 0)} {digest} {os.path.basename(path)}")
+
+    def ftp_XSHA256(self, path: str) -> None:
+        self._hash(path, lambda digest, _size: f"213 {digest}")
+
+    def _hash(self, path: str, reply: Any) -> None:
+        assert self.view is not None
+        if self.view.area(path) is not Area.OUT_FILE:
+            self._refuse("HASH", "not_out_file", "550 HASH answers only for files in /out.")
+            return
+
+        def done(future: Future[tuple[str, int]]) -> None:
+            self.waker.call_soon_threadsafe(self._hash_finished, future, reply)
+
+        # Reading a whole file must not stall every other session on the FTP IO loop.
+        asyncio.run_coroutine_threadsafe(
+            asyncio.to_thread(_sha256_file, Path(path)), self.pipeline.loop
+        ).add_done_callback(done)
+
+    def _hash_finished(self, future: Future[tuple[str, int]], reply: Any) -> None:
+        if self._closed:
+            return
+        error = future.exception()
+        if error is not None:
+            reason = os.strerror(error.errno) if isinstance(error, OSError) and error.errno else "read error"
+            self.respond(f"550 Cannot hash the file: {reason}.")
+            return
+        digest, size = future.result()
+        self.respond(reply(digest, size))
 
     def on_file_received(self, file: str) -> None:
         upload, self._upload = self._upload, None
@@ -375,3 +693,22 @@ def _append(path: Path, line: bytes) -> None:
     except OSError as exc:
         # The structured log line already carries the record; say loudly that the file lacks it.
         log.error("audit record not written", path=str(path), error=repr(exc), record=line.decode(errors="replace"))
+
+
+def _out_usage(out_dir: Path) -> int:
+    """Bytes in a tenant's /out: one flat directory, so one scandir."""
+    try:
+        with os.scandir(out_dir) as entries:
+            return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file())
+    except FileNotFoundError:
+        return 0
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

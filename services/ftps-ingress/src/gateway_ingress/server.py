@@ -9,6 +9,7 @@ from pyftpdlib.servers import FTPServer
 
 from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.handler import GatewayDTPHandler, GatewayHandler
+from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
@@ -28,6 +29,7 @@ def build_server(
         "ConfiguredGatewayHandler",
         (GatewayHandler,),
         {
+            "settings": settings,
             "ssl_context": build_context(settings),
             "layout": layout,
             "routes": routes,
@@ -39,6 +41,8 @@ def build_server(
             "passive_ports": settings.passive_port_range(),
             "masquerade_address": settings.masquerade_address,
             "timeout": settings.idle_timeout,
+            "limits": ClientLimits(settings.max_connections_per_ip, settings.max_logins_per_minute_per_ip),
+            "trusted_proxies": settings.trusted_proxies(),
             "permit_foreign_addresses": False,
             "permit_privileged_ports": False,
         },
@@ -49,5 +53,6 @@ def build_server(
     handler.dtp_handler = dtp_handler
     server = FTPServer((settings.ftps_host, settings.ftps_port), handler, ioloop=ioloop)
     server.max_cons = settings.max_connections
-    server.max_cons_per_ip = settings.max_connections_per_ip
+    # Counted per real client address by the handler (ClientLimits), also behind a PROXY balancer.
+    server.max_cons_per_ip = 0
     return server

@@ -1,5 +1,6 @@
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from gateway_common.identity import CertificateKind
 from gateway_common.settings import ServiceSettings
@@ -67,11 +68,41 @@ class IngressSettings(ServiceSettings):
         ge=0,
         description="Seconds SIZE and MDTM still answer for an uploaded file after it has left the folder.",
     )
-    banner: str = Field(default="ftps-gateway ready. Use AUTH TLS and your OCES certificate.")
+    tls_require_session_reuse: bool = Field(
+        default=True,
+        description="Data connections must resume the control connection's TLS session (vsftpd's "
+        "require_ssl_reuse). Off only for clients that cannot (Python's ftplib); the data connection "
+        "must then present the control connection's client certificate.",
+    )
+    active_mode: bool = Field(
+        default=False, description="Allow PORT/EPRT (active mode); only to the client's own address."
+    )
+    banner: str = Field(
+        default="ftps-gateway ready. Use AUTH TLS and your OCES certificate.", description="FTP greeting (220)."
+    )
     max_connections: int = Field(default=512, ge=1, description="FTPS connections in total.")
     max_connections_per_ip: int = Field(default=16, ge=1, description="FTPS connections per client IP.")
-    idle_timeout: int = Field(default=300, ge=5, description="Seconds a control connection may idle.")
-    data_timeout: int = Field(default=120, ge=5, description="Seconds a data transfer may stall.")
+    max_logins_per_minute_per_ip: int = Field(default=30, ge=1, description="Login attempts per client IP per minute.")
+    idle_timeout: int = Field(default=300, ge=1, description="Seconds a control connection may idle.")
+    data_timeout: int = Field(default=120, ge=1, description="Seconds a data transfer may stall.")
+    max_command_length: int = Field(
+        default=1024, ge=64, le=8192, description="Longest accepted FTP command line in bytes."
+    )
+    out_quota_bytes: int | None = Field(
+        default=100 * 1024 * 1024,
+        gt=0,
+        description="Bytes a tenant may keep in /out; above it uploads are refused until /out is cleaned. "
+        "None: no quota.",
+    )
+    proxy_protocol: Literal["off", "v1", "v2", "auto"] = Field(
+        default="off",
+        description="PROXY protocol header expected from trusted load balancers on control and passive data "
+        "connections; auto accepts v1 and v2.",
+    )
+    proxy_trusted_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Load-balancer networks whose connections must carry a PROXY header (JSON list of CIDRs).",
+    )
     publish_timeout: float = Field(
         default=5.0, gt=0, description="Seconds an upload waits for the broker before the outbox takes over."
     )
@@ -102,6 +133,16 @@ class IngressSettings(ServiceSettings):
         if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
             raise ValueError("passive_ports must look like 35000-35100 (1024..65535)")
         return value
+
+    @field_validator("proxy_trusted_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ip_network(cidr)
+        return value
+
+    def trusted_proxies(self) -> list[IPv4Network | IPv6Network]:
+        return [ip_network(cidr) for cidr in self.proxy_trusted_cidrs]
 
     def passive_port_range(self) -> range:
         low, _, high = self.passive_ports.partition("-")

@@ -26,6 +26,7 @@ MAX_BACKLOG = 32 << 20
 class FileTooLarge(OSError):
     def __init__(self, limit: int) -> None:
         super().__init__(errno.EFBIG, f"File exceeds this service's size limit of {limit} bytes")
+        self.limit = limit
 
 
 class SpoolWriter:

@@ -12,6 +12,13 @@ from OpenSSL import SSL, crypto
 from gateway_ingress.settings import IngressSettings
 
 
+def session_reused(conn: SSL.Connection) -> bool:
+    """Whether the handshake resumed a cached session (pyOpenSSL has no public wrapper)."""
+    from OpenSSL._util import lib  # noqa: PLC0415
+
+    return bool(lib.SSL_session_reused(conn._ssl))
+
+
 def _verify(conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
     # Judged at login by gateway_ingress.certificates, which can say why in an FTP reply.
     return True
@@ -32,7 +39,8 @@ def build_context(settings: IngressSettings) -> SSL.Context:
     ctx.set_verify_depth(6)
     # Data connections resume the control connection's session; OpenSSL needs a session id
     # context for that once client certificates are requested, and the cache must outlive
-    # OpenSSL's 300 s default or long sessions lose their later transfers.
+    # OpenSSL's 300 s default or long sessions lose their later transfers. The cache keeps
+    # OpenSSL's default size (20480 sessions, oldest evicted first); pyOpenSSL cannot set it.
     ctx.set_session_id(b"ftps-gateway")
     ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
     ctx.set_timeout(settings.tls_session_timeout)

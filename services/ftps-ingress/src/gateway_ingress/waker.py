@@ -27,8 +27,8 @@ class Waker:
         self._pending: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._lock = threading.Lock()
         self._ioloop = ioloop
-        self._fileno = self._reader.fileno()  # pyftpdlib's close_all() sorts its map by it
-        ioloop.register(self._reader.fileno(), self, ioloop.READ)
+        self._fileno = self._reader.fileno()  # IOLoop.close() sorts and closes by it at shutdown
+        ioloop.register(self._fileno, self, ioloop.READ)
 
     def call_soon_threadsafe(self, callback: Callable[..., None], *args: Any) -> None:
         with self._lock:
@@ -67,6 +67,6 @@ class Waker:
         self.close()
 
     def close(self) -> None:
-        self._ioloop.unregister(self._reader.fileno())
+        self._ioloop.unregister(self._fileno)
         self._reader.close()
         self._writer.close()
