@@ -79,3 +79,17 @@ def test_header_from_an_untrusted_address_is_not_believed(alt_gateway: Gateway) 
     header = v1_header(("10.9.8.7", 1234), ("127.0.0.1", alt_gateway.ftps_port)).decode().strip()
     assert control.send(header).startswith('500 Command "PROXY" not understood')
     control.close()
+
+
+def test_data_connection_from_the_balancer_without_header_is_refused(
+    alt_gateway: Gateway, balancer: ProxyRelay, pki: Path, cert: CertFactory
+) -> None:
+    control = Control(alt_gateway.ftps_port, host=BALANCER, source=CLIENT)
+    control.login(pki, cert("oces3-employee"))
+    control.send("PBSZ 0")
+    control.send("PROT P")
+    port = int(control.send("EPSV").split("|||")[1].split("|")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(PROXY_SOURCE, 0)) as data:
+        data.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello, no PROXY header
+        assert control.reply().startswith("425 Data connection refused: the load balancer sent no valid PROXY")
+    control.close()
