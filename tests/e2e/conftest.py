@@ -48,7 +48,7 @@ def cert(pki: Path):
 # The second gateway's settings: for clients that cannot reuse TLS sessions (ftplib), active mode,
 # tight limits that tests can reach quickly, and a PROXY-protocol balancer at PROXY_SOURCE.
 PROXY_SOURCE = "127.0.0.9"
-ALT_LIMITS = {"idle_timeout": 3, "max_connections_per_ip": 3, "max_logins_per_minute_per_ip": 3}
+ALT_LIMITS = {"idle_timeout": 3, "max_connections_per_ip": 3, "max_logins_per_minute_per_ip": 5}
 ALT_OUT_QUOTA = 100_000
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import PROXY_SOURCE
+from tests.e2e.conftest import ALT_LIMITS, PROXY_SOURCE
 from tests.support.clients import ClientCert, wait_for_status
 from tests.support.ftps import Control, ftplib_session
 from tests.support.gateway import Gateway
@@ -79,3 +79,28 @@ def test_header_from_an_untrusted_address_is_not_believed(alt_gateway: Gateway) 
     header = v1_header(("10.9.8.7", 1234), ("127.0.0.1", alt_gateway.ftps_port)).decode().strip()
     assert control.send(header).startswith('500 Command "PROXY" not understood')
     control.close()
+
+
+def test_data_connection_from_the_balancer_without_header_is_refused(
+    alt_gateway: Gateway, balancer: ProxyRelay, pki: Path, cert: CertFactory
+) -> None:
+    control = Control(alt_gateway.ftps_port, host=BALANCER, source=CLIENT)
+    control.login(pki, cert("oces3-employee"))
+    control.send("PBSZ 0")
+    control.send("PROT P")
+    port = int(control.send("EPSV").split("|||")[1].split("|")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(PROXY_SOURCE, 0)) as data:
+        data.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello, no PROXY header
+        assert control.reply().startswith("425 Data connection refused: the load balancer sent no valid PROXY")
+    control.close()
+
+
+def test_connection_limits_count_real_clients_behind_the_balancer(alt_gateway: Gateway, balancer: ProxyRelay) -> None:
+    limit = ALT_LIMITS["max_connections_per_ip"]
+    held = [Control(alt_gateway.ftps_port, host=BALANCER, source="127.0.0.15") for _ in range(limit)]
+    with socket.create_connection((BALANCER, alt_gateway.ftps_port), timeout=5, source_address=("127.0.0.15", 0)) as s:
+        assert s.makefile("rb").readline().decode().startswith("421 Too many connections from 127.0.0.15")
+    # Everyone arrives from the balancer's address, yet another client is still let in.
+    assert Control(alt_gateway.ftps_port, host=BALANCER, source="127.0.0.16").greeting.startswith("220")
+    for control in held:
+        control.close()

@@ -18,6 +18,9 @@ class GatewayFS(AbstractedFS):  # type: ignore[misc]
         self.view: TenantView = cmd_channel.view
 
     def validpath(self, path: str) -> bool:
+        # A NUL byte would make realpath() raise instead of answering; no valid name holds one.
+        if "\x00" in path:
+            return False
         return bool(super().validpath(path)) and self.view.area(path) is not Area.HIDDEN
 
     def listdir(self, path: str) -> list[str]:

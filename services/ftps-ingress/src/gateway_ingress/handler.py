@@ -63,7 +63,9 @@ class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
                 channel.settings.data_timeout,
                 self.ioloop,
                 lambda conn, source: self._admit(conn, source or (addr[0], addr[1])),
-                lambda reason: channel.data_refused("proxy_header", reason, None),
+                lambda reason: channel.data_refused(
+                    "proxy_header", reason, "425 Data connection refused: the load balancer sent no valid PROXY header."
+                ),
             )
             return
         self._admit(sock, (addr[0], addr[1]))

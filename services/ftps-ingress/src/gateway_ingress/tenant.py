@@ -130,7 +130,7 @@ class TenantView:
         if parts[0] not in self.services:
             return Area.HIDDEN
         depth = len(parts)
-        if depth == 3 and parts[2] != IN:
+        if depth >= 3 and parts[2] != IN:
             return Area.HIDDEN
         return {1: Area.SERVICE, 2: Area.SERVICE_ENTRY, 3: Area.TXID_IN, 4: Area.TXID_FILE}.get(depth, Area.HIDDEN)
 

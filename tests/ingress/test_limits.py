@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from gateway_ingress.limits import ClientLimits
+
+
+def test_connections_per_ip() -> None:
+    limits = ClientLimits(max_connections_per_ip=2, max_logins_per_minute=1)
+    assert limits.connect("a")
+    assert limits.connect("a")
+    assert not limits.connect("a")
+    assert limits.connect("b")
+    limits.disconnect("a")
+    assert limits.connect("a")
+
+
+def test_logins_per_minute_slide() -> None:
+    limits = ClientLimits(max_connections_per_ip=1, max_logins_per_minute=2)
+    assert limits.login_attempt("a", now=0)
+    assert limits.login_attempt("a", now=30)
+    assert not limits.login_attempt("a", now=59)
+    assert limits.login_attempt("b", now=59)
+    assert limits.login_attempt("a", now=60.5), "the first attempt left the window"
+    assert not limits.login_attempt("a", now=61)
