@@ -97,6 +97,7 @@ class Gateway:
     def wait_ready(self, service: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.http_ports[service]}/readyz"
+        last: object = None
         while time.monotonic() < deadline:
             proc = self.procs[service]
             if proc.poll() is not None:
@@ -105,10 +106,12 @@ class Gateway:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     if response.status == 200:
                         return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            except urllib.error.HTTPError as exc:
+                last = exc.read().decode(errors="replace")
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                last = exc
             time.sleep(0.1)
-        raise RuntimeError(f"{service} not ready after {timeout}s:\n{self.log(service)}")
+        raise RuntimeError(f"{service} not ready after {timeout}s (last: {last!r}):\n{self.log(service)}")
 
     def stop_service(self, service: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(service, None)
