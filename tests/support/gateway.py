@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -19,6 +20,9 @@ import yaml
 from tests.support.ports import free_port, free_port_range
 
 BIN = Path(sys.executable).parent
+# The bearer token of the "demo" backend for the outbound file API, and its size limit.
+OUTBOUND_TOKEN = "demo-backend-token"
+OUTBOUND_MAX_SIZE = 1 << 20
 SERVICES = ("router", "status", "adapter-heartbeat", "adapter-http", "ingress")
 
 
@@ -71,6 +75,8 @@ class Gateway:
             "GATEWAY_TLS_KEY_FILE": str(self.pki / "server.key"),
             "GATEWAY_CLIENT_CA_FILE": str(self.pki / "client-ca.pem"),
             "GATEWAY_DEMO_BACKEND_PORT": str(self.backend_port),
+            "GATEWAY_OUTBOUND_TOKENS": json.dumps({"demo": hashlib.sha256(OUTBOUND_TOKEN.encode()).hexdigest()}),
+            "GATEWAY_OUTBOUND_MAX_SIZE": str(OUTBOUND_MAX_SIZE),
         }
         if service in self.http_ports:
             env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])

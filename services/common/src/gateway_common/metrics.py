@@ -58,6 +58,11 @@ DELIVERY_SECONDS = Histogram("gateway_delivery_seconds", "Time an adapter spent 
 STATUS_FILES_WRITTEN = Counter(
     "gateway_status_files_written_total", "Status XML files written by status code.", ["code"]
 )
+OUTBOUND_FILES = Counter(
+    "gateway_outbound_files_total",
+    "Outbound file pushes by backend and result (placed, repeated, or the HTTP refusal code).",
+    ["backend", "result"],
+)
 UPLOAD_TO_STATUS_SECONDS = Histogram(
     "gateway_upload_to_status_seconds",
     "Time from upload received to its status file written, by status code.",

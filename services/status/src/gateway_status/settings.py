@@ -13,3 +13,11 @@ class StatusSettings(ServiceSettings):
             "per-code: also status_<service>_<txid>_<code>.xml per status code."
         ),
     )
+    outbound_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Backends allowed to push outbound files, as JSON {backend: sha256 hex of its bearer token}; "
+            "empty: the outbound API refuses everyone."
+        ),
+    )
+    outbound_max_size: int = Field(default=100 * 1024 * 1024, ge=1, description="Largest outbound file (bytes).")
