@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -19,6 +20,9 @@ import yaml
 from tests.support.ports import free_port, free_port_range
 
 BIN = Path(sys.executable).parent
+# The bearer token of the "demo" backend for the outbound file API, and its size limit.
+OUTBOUND_TOKEN = "demo-backend-token"
+OUTBOUND_MAX_SIZE = 1 << 20
 SERVICES = ("router", "status", "adapter-heartbeat", "adapter-http", "ingress")
 
 
@@ -77,6 +81,8 @@ class Gateway:
             # Every test client comes from 127.0.0.1: per-IP limits are tested on gateways that set them.
             "GATEWAY_MAX_LOGINS_PER_MINUTE_PER_IP": "100000",
             "GATEWAY_MAX_CONNECTIONS_PER_IP": "256",
+            "GATEWAY_OUTBOUND_TOKENS": json.dumps({"demo": hashlib.sha256(OUTBOUND_TOKEN.encode()).hexdigest()}),
+            "GATEWAY_OUTBOUND_MAX_SIZE": str(OUTBOUND_MAX_SIZE),
         }
         if service in self.http_ports:
             env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])
@@ -103,6 +109,7 @@ class Gateway:
     def wait_ready(self, service: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.http_ports[service]}/readyz"
+        last: object = None
         while time.monotonic() < deadline:
             proc = self.procs[service]
             if proc.poll() is not None:
@@ -111,10 +118,12 @@ class Gateway:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     if response.status == 200:
                         return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            except urllib.error.HTTPError as exc:
+                last = exc.read().decode(errors="replace")
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                last = exc
             time.sleep(0.1)
-        raise RuntimeError(f"{service} not ready after {timeout}s:\n{self.log(service)}")
+        raise RuntimeError(f"{service} not ready after {timeout}s (last: {last!r}):\n{self.log(service)}")
 
     def stop_service(self, service: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(service, None)

@@ -19,18 +19,18 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import aio_pika.abc
 from pydantic import Field, PositiveFloat
 
 from gateway_common import metrics
-from gateway_common.events import status_event
+from gateway_common.events import response_file_name, status_event
 from gateway_common.logging import get_logger
 from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, retry_queue
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
-from gateway_common.storage import StorageLayout
+from gateway_common.storage import StorageLayout, atomic_write
 
 log = get_logger(__name__)
 
@@ -62,9 +62,18 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Response:
+    """A file the backend answers with; it is placed in the sender's /out (status code 3)."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Accepted:
     backend_txid: str = ""
     message: str = ""
+    response: Response | None = None
 
 
 class DeliveryError(Exception):
@@ -141,8 +150,32 @@ class Adapter(abc.ABC):
             await self.bus.publish(RK_STATUS, event, event.event_id)
             metrics.DELIVERIES.labels(adapter=self.name, result="accepted").inc()
             bound.info("delivered", backend_txid=accepted.backend_txid)
+            if accepted.response is not None:
+                await self._respond(upload, accepted, accepted.response, bound)
         finally:
             metrics.DELIVERY_SECONDS.labels(adapter=self.name).observe(time.perf_counter() - started)
+
+    async def _respond(
+        self, upload: events_pb2.UploadReceived, accepted: Accepted, response: Response, bound: Any
+    ) -> None:
+        """Spool the backend's response file, then tell the status service to hand it out."""
+        try:
+            name = response_file_name(upload, response.name)
+        except ValueError as exc:
+            bound.warning("backend response dropped", reason=str(exc))
+            return
+        spooled = self.layout.spool_dir / upload.gateway_txid / "responses" / name
+        await asyncio.to_thread(spooled.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(atomic_write, spooled, response.content)
+        event = status_event(
+            upload,
+            events_pb2.STATUS_CODE_RESPONSE,
+            self.source,
+            backend_txid=accepted.backend_txid,
+            response_file=name,
+        )
+        await self.bus.publish(RK_STATUS, event, event.event_id)
+        bound.info("backend response spooled", response_file=name, size=len(response.content))
 
     async def _fail(self, upload: events_pb2.UploadReceived, exc: DeliveryError, bound: object) -> None:
         error = events_pb2.StatusError(code=exc.code, message=exc.message, resolution=exc.resolution)

@@ -33,6 +33,14 @@ _SLUG: dict[int, str] = {
 }
 
 
+def response_file_name(upload: events_pb2.UploadReceived, name: str) -> str:
+    """Name of a backend's response file in the sender's /out: unique per transaction."""
+    base = name.rsplit("/", 1)[-1].lstrip(".")
+    if not base or "\x00" in base or len(base) > 200:
+        raise ValueError(f"not a usable response file name: {name!r}")
+    return f"response_{upload.service}_{upload.ftp_txid}_{base}"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

@@ -85,6 +85,11 @@ STATUS_FILES_WRITTEN = Counter(
 RETENTION_REMOVED = Counter(
     "gateway_retention_files_removed_total", "Files in /out removed because they outlived the retention."
 )
+OUTBOUND_FILES = Counter(
+    "gateway_outbound_files_total",
+    "Outbound file pushes by backend and result (placed, repeated, or the HTTP refusal code).",
+    ["backend", "result"],
+)
 UPLOAD_TO_STATUS_SECONDS = Histogram(
     "gateway_upload_to_status_seconds",
     "Time from upload received to its status file written, by status code.",

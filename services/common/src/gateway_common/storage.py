@@ -1,6 +1,7 @@
 """Where things live on the shared storage, and how they are written durably.
 
 <data_dir>/spool/<gateway_txid>/<file>    received payloads (kept for replay until retention)
+<data_dir>/spool/<gateway_txid>/responses/ response files adapters got from backends
 <data_dir>/outbox/<event_id>.pb           upload events not yet confirmed by the broker
 <data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique
 <data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 
 _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
@@ -75,3 +77,18 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.close(fd)
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def atomic_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` with the guarantees of :func:`atomic_write`, streaming."""
+    tmp = target.with_name(f"{TMP_PREFIX}{target.name}.{secrets.token_hex(4)}")
+    try:
+        with source.open("rb") as reader, tmp.open("xb") as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+            writer.flush()
+            os.fsync(writer.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+    fsync_dir(target.parent)

@@ -6,6 +6,7 @@ from gateway_common.messaging import Bus
 from gateway_common.service import run_service
 from gateway_common.storage import StorageLayout
 
+from gateway_status.outbound import Outbound, build_outbound_app
 from gateway_status.retention import run_retention
 from gateway_status.settings import StatusSettings
 from gateway_status.writer import StatusWriter
@@ -31,7 +32,14 @@ def main() -> None:
         finally:
             await bus.close()
 
-    run_service("status", settings, serve, checks=[lambda: None if bus.connected else "no broker connection"])
+    outbound = Outbound(layout, settings.outbound_tokens, settings.outbound_max_size)
+    run_service(
+        "status",
+        settings,
+        serve,
+        checks=[lambda: None if bus.connected else "no broker connection"],
+        app=build_outbound_app(outbound),
+    )
 
 
 if __name__ == "__main__":

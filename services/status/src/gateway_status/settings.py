@@ -40,3 +40,12 @@ class StatusSettings(ServiceSettings):
         if info.field_name == "status_file_code_template" and "{code}" not in value:
             raise ValueError(f"status file template {value!r} must hold {{code}}")
         return value
+
+    outbound_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Backends allowed to push outbound files, as JSON {backend: sha256 hex of its bearer token}; "
+            "empty: the outbound API refuses everyone."
+        ),
+    )
+    outbound_max_size: int = Field(default=100 * 1024 * 1024, ge=1, description="Largest outbound file (bytes).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import aio_pika.abc
 from gateway_common import metrics
@@ -11,7 +12,7 @@ from gateway_common.events import XML_CODE
 from gateway_common.logging import get_logger
 from gateway_common.messaging import PoisonMessage
 from gateway_common.proto.gateway.v1 import events_pb2
-from gateway_common.storage import StorageLayout, atomic_write
+from gateway_common.storage import StorageLayout, atomic_copy, atomic_write
 
 from gateway_status.ledger import Ledger, current_status
 from gateway_status.xml import render_status
@@ -61,9 +62,12 @@ class StatusWriter:
         except ValueError as exc:
             raise PoisonMessage(str(exc)) from exc
         with self.ledger.locked(event.gateway_txid):
+            out.mkdir(parents=True, exist_ok=True)
+            if event.response_file:
+                # Before the status names it: a client must never see a code 3 without its file.
+                self._hand_out_response(event, out)
             history, new = self.ledger.record(event)
             current = current_status(history)
-            out.mkdir(parents=True, exist_ok=True)
             # Rewritten even for a duplicate: the previous attempt may have died before this point.
             atomic_write(out / self._name(event), render_status(current, history))
             if self.per_code_files:
@@ -71,6 +75,15 @@ class StatusWriter:
                 name = self._name(event, XML_CODE[event.code])
                 atomic_write(out / name, render_status(event, upto))
         return current, new
+
+    def _hand_out_response(self, event: events_pb2.StatusEvent, out: Path) -> None:
+        name = event.response_file
+        if "/" in name or "\x00" in name or name.startswith("."):
+            raise PoisonMessage(f"response file name {name!r} is not a safe file name")
+        source = self.layout.spool_dir / event.gateway_txid / "responses" / name
+        if not source.is_file():
+            raise PoisonMessage(f"response file {name!r} of {event.gateway_txid} is not in the spool")
+        atomic_copy(source, out / name)
 
     async def handle(self, event: events_pb2.StatusEvent, _raw: aio_pika.abc.AbstractIncomingMessage) -> None:
         if not isinstance(event, events_pb2.StatusEvent):

@@ -5,7 +5,8 @@ Route options:
     timeout        seconds for the whole request (default 60)
     token_env      name of an environment variable holding a bearer token for this backend
 
-The backend answers 2xx to accept (JSON ``transaction_id`` and ``message`` are optional),
+The backend answers 2xx to accept (JSON ``transaction_id`` and ``message`` are optional, and
+``response: {"name": ..., "content_base64": ...}`` hands the sender a response file),
 4xx to refuse (JSON ``reason``/``detail`` or the text becomes the status error),
 408/429/5xx or no answer to have the delivery retried.
 """
@@ -13,6 +14,8 @@ The backend answers 2xx to accept (JSON ``transaction_id`` and ``message`` are o
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from gateway_common.adapter import Accepted, Adapter, Delivery, PermanentError, TransientError
+from gateway_common.adapter import Accepted, Adapter, Delivery, PermanentError, Response, TransientError
 
 CHUNK = 1 << 20
 _RETRYABLE = {408, 425, 429}
@@ -97,6 +100,20 @@ class HttpAdapter(Adapter):
             body = response.json()
         except ValueError:
             body = {}
-        backend_txid = str(body.get("transaction_id", "")) if isinstance(body, dict) else ""
-        message = str(body.get("message", "")) if isinstance(body, dict) else ""
-        return Accepted(backend_txid=backend_txid or response.headers.get("X-Transaction-Id", ""), message=message)
+        if not isinstance(body, dict):
+            body = {}
+        return Accepted(
+            backend_txid=str(body.get("transaction_id", "")) or response.headers.get("X-Transaction-Id", ""),
+            message=str(body.get("message", "")),
+            response=_response_file(body.get("response")),
+        )
+
+
+def _response_file(value: Any) -> Response | None:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return None
+    try:
+        content = base64.b64decode(str(value.get("content_base64", "")), validate=True)
+    except binascii.Error:
+        return None
+    return Response(name=value["name"], content=content)

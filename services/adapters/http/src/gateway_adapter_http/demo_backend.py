@@ -2,11 +2,13 @@
 
 It refuses empty files and ``.xml`` files that are not well-formed XML (422 with the reason),
 answers 503 while ``/unavailable`` is switched on, and recognises retried deliveries by their
-Idempotency-Key, answering with the transaction id it gave the first time.
+Idempotency-Key, answering with the transaction id it gave the first time. Files whose name
+starts with ``respond`` get a response file (a small XML receipt) back.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from typing import Annotated
@@ -58,10 +60,14 @@ def build_app() -> FastAPI:
                 return JSONResponse({"reason": f"the file is not well-formed XML: {exc}"}, status_code=422)
         duplicate = idempotency_key in transactions
         txid = transactions.setdefault(idempotency_key, f"DEMO-{uuid.uuid4().hex[:12]}")
-        return JSONResponse(
-            {"transaction_id": txid, "message": "duplicate delivery recognised" if duplicate else "file accepted"},
-            status_code=200 if duplicate else 201,
-        )
+        answer: dict[str, object] = {
+            "transaction_id": txid,
+            "message": "duplicate delivery recognised" if duplicate else "file accepted",
+        }
+        if x_file_name.startswith("respond"):
+            receipt = f'<receipt transaction="{txid}" sha256="{digest.hexdigest()}"/>'.encode()
+            answer["response"] = {"name": "receipt.xml", "content_base64": base64.b64encode(receipt).decode()}
+        return JSONResponse(answer, status_code=200 if duplicate else 201)
 
     @app.get("/deliveries")
     def list_deliveries() -> dict[str, int]:
