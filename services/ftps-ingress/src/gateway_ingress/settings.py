@@ -1,5 +1,5 @@
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from gateway_common.identity import CertificateKind
 from gateway_common.settings import ServiceSettings
@@ -61,6 +61,14 @@ class IngressSettings(ServiceSettings):
     crl_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Largest CRL accepted from a URL.")
     revocation_check: bool = Field(
         default=True, description="Refuse certificates whose revocation status is unknown (off only in labs)."
+    )
+    ocsp_mode: Literal["off", "soft", "require"] = Field(
+        default="off",
+        description="OCSP after the CRL check: soft refuses on 'revoked' only; require needs a 'good' answer.",
+    )
+    ocsp_timeout: float = Field(default=5.0, gt=0, description="Seconds an OCSP query may take.")
+    ocsp_cache_seconds: float = Field(
+        default=300.0, ge=0, description="Longest an OCSP answer is reused (never past its nextUpdate)."
     )
     upload_size_grace: float = Field(
         default=300.0,
