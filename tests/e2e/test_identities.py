@@ -299,3 +299,31 @@ def test_no_path_escapes_the_root(gateway: Gateway, cert: CertFactory, path: str
         session.quit()
     assert not list((gateway.data_dir / "tenants").rglob("x"))
     assert sum(_command_refusals(gateway, "RETR", r) for r in ("outside_view", "not_permitted")) == before + 1
+
+
+def _spool(gateway: Gateway) -> set[Path]:
+    return set((gateway.data_dir / "spool").rglob("*"))
+
+
+def test_a_failed_upload_leaves_nothing_and_frees_its_transaction_id(gateway: Gateway, cert: CertFactory) -> None:
+    txid = f"big-{uuid.uuid4().hex[:8]}"
+    spooled = _spool(gateway)
+    session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
+    try:
+        session.cwd("small-files")
+        # The route allows 1024 bytes: the gateway cuts the transfer (reply or reset, as the race goes).
+        with pytest.raises((ftplib.Error, OSError)):
+            session.storbinary(f"STOR {txid}", _Bytes(b"x" * 4096))
+    finally:
+        session.close()
+    deadline = time.monotonic() + 5  # the discard runs in the pipeline thread
+    while {e for e in _company_entries(gateway, "small-files") if txid in e} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not {e for e in _company_entries(gateway, "small-files") if txid in e}
+    assert _spool(gateway) == spooled
+    session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
+    try:
+        session.cwd("small-files")
+        assert session.storbinary(f"STOR {txid}", _Bytes(b"fits")).startswith("226")
+    finally:
+        session.quit()
