@@ -8,12 +8,14 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
-from tests.support.clients import ClientCert, curl, ftps
+from tests.support.clients import ClientCert, curl, ftps, wait_for_status
 from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.e2e
@@ -327,3 +329,33 @@ def test_a_failed_upload_leaves_nothing_and_frees_its_transaction_id(gateway: Ga
         assert session.storbinary(f"STOR {txid}", _Bytes(b"fits")).startswith("226")
     finally:
         session.quit()
+
+
+def test_symlinks_do_not_lead_out_of_the_root(gateway: Gateway, cert: CertFactory, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(b"<secret/>")
+    gateway.out_dir(COMPANY).mkdir(parents=True, exist_ok=True)
+    link = gateway.out_dir(COMPANY) / f"link-{uuid.uuid4().hex[:8]}.xml"
+    link.symlink_to(secret)
+    session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
+    try:
+        received: list[bytes] = []
+        with pytest.raises(ftplib.error_perm, match=r"^550 "):
+            session.retrbinary(f"RETR /out/{link.name}", received.append)
+        assert received == []
+    finally:
+        session.quit()
+        link.unlink()
+
+
+def test_every_status_file_the_gateway_wrote_validates(gateway: Gateway, cert: CertFactory, tmp_path: Path) -> None:
+    txid = f"xsd-{uuid.uuid4().hex[:8]}.xml"  # the demo backend refuses it: an error status with its details
+    payload = tmp_path / txid
+    payload.write_bytes(b"<broken")
+    assert curl(gateway.ftps_port, gateway.pki, cert("employee"), "/tax-reports/", "-T", str(payload)).returncode == 0
+    wait_for_status(gateway.out_dir(COMPANY), f"status_tax-reports_{txid}.xml", 0)
+    schema = etree.XMLSchema(etree.parse(str(files("gateway_status") / "status.xsd")))
+    written = list((gateway.data_dir / "tenants").glob("*/*/out/status_*.xml"))
+    assert written
+    for path in written:
+        assert schema.validate(etree.parse(str(path))), (path.name, schema.error_log)
