@@ -8,12 +8,14 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
-from tests.support.clients import ClientCert, curl, ftps
+from tests.support.clients import ClientCert, curl, ftps, wait_for_status
 from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.e2e
@@ -299,3 +301,61 @@ def test_no_path_escapes_the_root(gateway: Gateway, cert: CertFactory, path: str
         session.quit()
     assert not list((gateway.data_dir / "tenants").rglob("x"))
     assert sum(_command_refusals(gateway, "RETR", r) for r in ("outside_view", "not_permitted")) == before + 1
+
+
+def _spool(gateway: Gateway) -> set[Path]:
+    return set((gateway.data_dir / "spool").rglob("*"))
+
+
+def test_a_failed_upload_leaves_nothing_and_frees_its_transaction_id(gateway: Gateway, cert: CertFactory) -> None:
+    txid = f"big-{uuid.uuid4().hex[:8]}"
+    spooled = _spool(gateway)
+    session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
+    try:
+        session.cwd("small-files")
+        # The route allows 1024 bytes: the gateway cuts the transfer (reply or reset, as the race goes).
+        with pytest.raises((ftplib.Error, OSError)):
+            session.storbinary(f"STOR {txid}", _Bytes(b"x" * 4096))
+    finally:
+        session.close()
+    deadline = time.monotonic() + 5  # the discard runs in the pipeline thread
+    while {e for e in _company_entries(gateway, "small-files") if txid in e} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not {e for e in _company_entries(gateway, "small-files") if txid in e}
+    assert _spool(gateway) == spooled
+    session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
+    try:
+        session.cwd("small-files")
+        assert session.storbinary(f"STOR {txid}", _Bytes(b"fits")).startswith("226")
+    finally:
+        session.quit()
+
+
+def test_symlinks_do_not_lead_out_of_the_root(gateway: Gateway, cert: CertFactory, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(b"<secret/>")
+    gateway.out_dir(COMPANY).mkdir(parents=True, exist_ok=True)
+    link = gateway.out_dir(COMPANY) / f"link-{uuid.uuid4().hex[:8]}.xml"
+    link.symlink_to(secret)
+    session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
+    try:
+        received: list[bytes] = []
+        with pytest.raises(ftplib.error_perm, match=r"^550 "):
+            session.retrbinary(f"RETR /out/{link.name}", received.append)
+        assert received == []
+    finally:
+        session.quit()
+        link.unlink()
+
+
+def test_every_status_file_the_gateway_wrote_validates(gateway: Gateway, cert: CertFactory, tmp_path: Path) -> None:
+    txid = f"xsd-{uuid.uuid4().hex[:8]}.xml"  # the demo backend refuses it: an error status with its details
+    payload = tmp_path / txid
+    payload.write_bytes(b"<broken")
+    assert curl(gateway.ftps_port, gateway.pki, cert("employee"), "/tax-reports/", "-T", str(payload)).returncode == 0
+    wait_for_status(gateway.out_dir(COMPANY), f"status_tax-reports_{txid}.xml", 0)
+    schema = etree.XMLSchema(etree.parse(str(files("gateway_status") / "status.xsd")))
+    written = list((gateway.data_dir / "tenants").glob("*/*/out/status_*.xml"))
+    assert written
+    for path in written:
+        assert schema.validate(etree.parse(str(path))), (path.name, schema.error_log)

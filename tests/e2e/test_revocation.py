@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -19,32 +16,15 @@ from gateway_pki.authority import CertificateAuthority, now
 from tests.support.broker import private_vhost
 from tests.support.clients import ClientCert, curl
 from tests.support.gateway import BIN, Gateway
+from tests.support.pki_server import PkiServer
 
 pytestmark = pytest.mark.e2e
 
 
-class CrlHost:
-    """A tiny HTTP server for the PKI's crls/ directory that can go down and come back."""
-
-    def __init__(self, directory: Path) -> None:
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, CrlHost]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, PkiServer]]:
     pki = tmp_path_factory.mktemp("crl-pki")
-    host = CrlHost(pki / "crls")
+    host = PkiServer(pki)
     try:
         subprocess.run(
             [str(BIN / "gateway-pki"), "demo", "--dir", str(pki), "--base-url", host.url],
@@ -57,7 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Crl
 
 
 @pytest.fixture(scope="module")
-def crl_gateway(tmp_path_factory: pytest.TempPathFactory, served: tuple[Path, CrlHost]) -> Iterator[Gateway]:
+def crl_gateway(tmp_path_factory: pytest.TempPathFactory, served: tuple[Path, PkiServer]) -> Iterator[Gateway]:
     pki, _ = served
     with private_vhost() as url:
         gw = Gateway(
@@ -69,6 +49,8 @@ def crl_gateway(tmp_path_factory: pytest.TempPathFactory, served: tuple[Path, Cr
                 "GATEWAY_CRL_FETCH": "true",
                 "GATEWAY_CRL_REFRESH_INTERVAL": "1",
                 "GATEWAY_CRL_FETCH_TIMEOUT": "2",
+                "GATEWAY_OCSP_MODE": "require",
+                "GATEWAY_OCSP_TIMEOUT": "2",
             },
         )
         # Logins are all this module needs: the ingress alone.
@@ -103,8 +85,17 @@ def refused_for(gateway: Gateway, name: str, reason: str) -> bool:
     return f"< 530 Login refused: Your certificate was refused ({reason})" in login(gateway, name).stderr
 
 
+def test_ocsp_refuses_what_no_crl_lists_yet(crl_gateway: Gateway, served: tuple[Path, PkiServer]) -> None:
+    pki, host = served
+    eventually(lambda: accepted(crl_gateway, "function"))
+    company = x509.load_pem_x509_certificate((pki / "clients" / "company.crt").read_bytes())
+    host.revoked.add(company.serial_number)
+    assert refused_for(crl_gateway, "company", "revoked")
+    assert "the certificate is revoked (OCSP)" in crl_gateway.log("ingress")
+
+
 def test_crls_from_distribution_points_refresh_without_restart(
-    crl_gateway: Gateway, served: tuple[Path, CrlHost]
+    crl_gateway: Gateway, served: tuple[Path, PkiServer]
 ) -> None:
     pki, host = served
     # The issuing CA's CRL is only named by its leaves: the first login learns the URL (fail closed
@@ -126,7 +117,7 @@ def test_crls_from_distribution_points_refresh_without_restart(
     (pki / "crls" / "oces2-issuing.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
     eventually(lambda: refused_for(crl_gateway, "employee2", "revoked"))
 
-    # The CRL host goes down: the last good CRLs keep serving.
+    # The CRL and OCSP host goes down: the last good CRLs and the cached OCSP answers keep serving.
     host.stop()
     time.sleep(2.5)
     assert accepted(crl_gateway, "employee")

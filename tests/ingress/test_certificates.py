@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +23,8 @@ from gateway_ingress.settings import DEFAULT_POLICIES, IngressSettings
 from gateway_pki.authority import CertificateAuthority, now
 from gateway_pki.demo import build_demo, issuing_ca
 from gateway_pki.oces import LeafKind, oces_subject
+
+from tests.support.pki_server import PkiServer
 
 ACCEPTED = {
     "personal": (CertificateKind.PERSONAL, "OCES2"),
@@ -231,23 +230,18 @@ def test_changed_crl_file_is_reloaded(demo_pki: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def served_pki(tmp_path: Path) -> Iterator[tuple[Path, http.server.ThreadingHTTPServer]]:
-    """A demo PKI whose distribution points name a local HTTP server that serves its crls/."""
-    pki = tmp_path / "pki"
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(pki / "crls"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def served_pki(tmp_path: Path) -> Iterator[tuple[Path, PkiServer]]:
+    """A demo PKI whose distribution points name a local server that serves its crls/."""
+    server = PkiServer(tmp_path / "pki")
     try:
-        build_demo(pki, base_url=f"http://127.0.0.1:{server.server_address[1]}")
-        yield pki, server
+        build_demo(server.pki, base_url=server.url)
+        yield server.pki, server
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def test_crls_fetched_from_distribution_points_and_kept_while_the_host_is_down(
-    served_pki: tuple[Path, http.server.ThreadingHTTPServer],
+    served_pki: tuple[Path, PkiServer],
 ) -> None:
     pki, server = served_pki
     crls = _refresher(pki, fetch=True)
@@ -262,14 +256,13 @@ def test_crls_fetched_from_distribution_points_and_kept_while_the_host_is_down(
     assert refused.value.reason == "revoked"
     validator.validate(*presented(pki, "employee"))
 
-    server.shutdown()
-    server.server_close()
+    server.stop()
     crls.fetch_urls()  # the host is down: the last good CRLs stay in use
     validator.validate(*presented(pki, "employee"))
 
 
 async def test_refresher_runs_in_the_background_and_wakes_on_new_urls(
-    served_pki: tuple[Path, http.server.ThreadingHTTPServer],
+    served_pki: tuple[Path, PkiServer],
 ) -> None:
     pki, _ = served_pki
     crls = _refresher(pki, fetch=True, interval=3600.0)

@@ -31,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from gateway_common.identity import CertificateKind, Identity, IdentityError, identify
 from OpenSSL import crypto
 
+from gateway_ingress.ocsp import OcspChecker
 from gateway_ingress.revocation import CrlRefresher, RevocationCache, RevocationError
 from gateway_ingress.settings import IngressSettings
 
@@ -94,10 +95,13 @@ class CertificateValidator:
         trusted: Sequence[x509.Certificate],
         policies: Mapping[CertificateKind, Sequence[str]],
         crls: CrlRefresher | None,
+        ocsp: OcspChecker | None = None,
     ) -> None:
         self.trusted = tuple(trusted)
         self.policies = {kind: tuple(oids) for kind, oids in policies.items()}
         self.crls = crls
+        # Asked by the login after validate() (it may wait on the network); None when OCSP is off.
+        self.ocsp = ocsp
         self._store = crypto.X509Store()
         for cert in self.trusted:
             self._store.add_cert(crypto.X509.from_cryptography(cert))
@@ -194,4 +198,7 @@ def build_validator(settings: IngressSettings) -> CertificateValidator:
             max_bytes=settings.crl_max_bytes,
         )
         crls.load_files()
-    return CertificateValidator(trusted, settings.accepted_policies, crls)
+    ocsp = None
+    if settings.ocsp_mode != "off":
+        ocsp = OcspChecker(settings.ocsp_mode, settings.ocsp_timeout, settings.ocsp_cache_seconds)
+    return CertificateValidator(trusted, settings.accepted_policies, crls, ocsp)

@@ -36,6 +36,7 @@ from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.login import LoginRefused, authenticate
+from gateway_ingress.ocsp import Answer
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
 from gateway_ingress.proxy import ProxyDataGate, ProxyHeaderError, ProxyHeaderReader, is_trusted, read_some
 from gateway_ingress.recent import RecentUploads
@@ -186,6 +187,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         self.identity: Identity | None = None
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
+        self._login_pending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
         self._proxy_reader: ProxyHeaderReader | None = None
         self._counted_ip: str | None = None
@@ -397,6 +399,9 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         if self.authenticated:
             self.respond("503 User already authenticated.")
             return
+        if self._login_pending:
+            self.respond("503 Login in progress.")
+            return
         if not self.username:
             self.respond("503 Login with USER first.")
             return
@@ -410,15 +415,47 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             self.close_when_done()
             return
         try:
-            identity = authenticate(self.socket, self.validator).identity
+            accepted = authenticate(self.socket, self.validator)
         except LoginRefused as exc:
-            metrics.FTPS_LOGINS.labels(result="refused", reason=exc.reason, kind=self._claimed_kind()).inc()
-            log.warning(
-                "login refused", reason=exc.reason, detail=exc.detail, remote_ip=self.remote_ip, **self._peer_fields()
-            )
-            self.respond(f"530 Login refused: {exc.detail}")
-            self.close_when_done()
+            self._refuse_login(exc.reason, exc.detail)
             return
+        ocsp = self.validator.ocsp
+        if ocsp is None or len(accepted.chain) < 2:
+            self._complete_login(accepted.identity, line)
+            return
+        leaf, issuer = accepted.chain[0], accepted.chain[1]
+        answer = ocsp.cached(leaf)
+        if answer is not None:
+            self._ocsp_decides(accepted.identity, line, answer)
+            return
+        # The responder is asked in the pipeline thread; the reply to PASS waits for it.
+        self._login_pending = True
+        future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(ocsp.query, leaf, issuer), self.pipeline.loop)
+        future.add_done_callback(
+            lambda done: self.waker.call_soon_threadsafe(self._ocsp_answered, accepted.identity, line, done)
+        )
+
+    def _ocsp_answered(self, identity: Identity, line: str, future: Future[Answer]) -> None:
+        self._login_pending = False
+        if not self._closed:
+            self._ocsp_decides(identity, line, "unavailable" if future.exception() else future.result())
+
+    def _ocsp_decides(self, identity: Identity, line: str, answer: Answer) -> None:
+        assert self.validator.ocsp is not None
+        refusal = self.validator.ocsp.refusal(answer)
+        if refusal is None:
+            self._complete_login(identity, line)
+        else:
+            reason, detail = refusal
+            self._refuse_login(reason, f"Your certificate was refused ({reason}): {detail}.")
+
+    def _refuse_login(self, reason: str, detail: str) -> None:
+        metrics.FTPS_LOGINS.labels(result="refused", reason=reason, kind=self._claimed_kind()).inc()
+        log.warning("login refused", reason=reason, detail=detail, remote_ip=self.remote_ip, **self._peer_fields())
+        self.respond(f"530 Login refused: {detail}")
+        self.close_when_done()
+
+    def _complete_login(self, identity: Identity, line: str) -> None:
         services = self.routes.current().permitted_services(identity)
         self.view = TenantView.prepare(self.layout, identity, services)
         self.identity = identity

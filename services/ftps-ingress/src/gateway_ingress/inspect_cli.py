@@ -72,6 +72,11 @@ def inspect(path: Path, settings: IngressSettings) -> tuple[int, list[str]]:
             accepted = validator.validate(leaf, sent)
     except CertificateRefused as exc:
         return 1, [*lines, f"verdict:       REFUSED ({exc.reason}): {exc.detail}"]
+    if validator.ocsp is not None and len(accepted.chain) > 1:
+        answer = validator.ocsp.query(accepted.chain[0], accepted.chain[1])
+        lines.append(f"ocsp:          {answer}")
+        if refusal := validator.ocsp.refusal(answer):
+            return 1, [*lines, f"verdict:       REFUSED ({refusal[0]}): {refusal[1]}"]
     chain = " -> ".join(cert.subject.rfc4514_string() for cert in accepted.chain)
     return 0, [*lines, f"chain:         {chain}", f"verdict:       ACCEPTED (policy {accepted.policy})"]
 

@@ -63,6 +63,14 @@ class IngressSettings(ServiceSettings):
     revocation_check: bool = Field(
         default=True, description="Refuse certificates whose revocation status is unknown (off only in labs)."
     )
+    ocsp_mode: Literal["off", "soft", "require"] = Field(
+        default="off",
+        description="OCSP after the CRL check: soft refuses on 'revoked' only; require needs a 'good' answer.",
+    )
+    ocsp_timeout: float = Field(default=5.0, gt=0, description="Seconds an OCSP query may take.")
+    ocsp_cache_seconds: float = Field(
+        default=300.0, ge=0, description="Longest an OCSP answer is reused (never past its nextUpdate)."
+    )
     upload_size_grace: float = Field(
         default=300.0,
         ge=0,

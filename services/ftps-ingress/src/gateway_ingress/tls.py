@@ -1,4 +1,4 @@
-"""The TLS context of control and data connections, and what the handshake learned about the client.
+"""The TLS context of control and data connections.
 
 The handshake asks for a client certificate but never fails on a bad or missing one: the
 certificate is judged at login (gateway_ingress.certificates), so the client gets a clear FTP
