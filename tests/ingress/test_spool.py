@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
-from gateway_ingress.spool import MAX_BACKLOG, FileTooLarge, SpoolWriter
+from gateway_ingress.spool import BATCH, MAX_BACKLOG, FileTooLarge, SpoolWriter
 
 
 def test_commit_returns_the_sha256_of_everything_written(tmp_path: Path) -> None:
@@ -28,6 +28,13 @@ def test_backlog_larger_than_the_limit_is_written_in_order(tmp_path: Path) -> No
     assert writer.commit() == hashlib.sha256(chunk * count).hexdigest()
 
 
+def test_many_tiny_chunks_stay_within_writev_limits(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path / "tx" / "payload")
+    for _ in range(5000):
+        writer.write(b"x")
+    assert writer.commit() == hashlib.sha256(b"x" * 5000).hexdigest()
+
+
 def test_size_limit_refuses_and_discard_leaves_nothing(tmp_path: Path) -> None:
     writer = SpoolWriter(tmp_path / "tx" / "payload", max_size=10)
     writer.write(b"12345")
@@ -47,8 +54,8 @@ def test_an_existing_spool_file_is_never_overwritten(tmp_path: Path) -> None:
 
 def test_storage_errors_surface_on_the_next_write(tmp_path: Path) -> None:
     writer = SpoolWriter(tmp_path / "tx" / "payload")
-    os.close(writer._file.fileno())  # the disk goes away under the writer thread
-    chunk = os.urandom(16384)
+    os.close(writer._fd)  # the disk goes away under the writer thread
+    chunk = os.urandom(BATCH)
     writer.write(chunk)
     error: OSError | None = None
     for _ in range(100):
