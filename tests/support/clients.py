@@ -56,7 +56,7 @@ def read_status(path: Path) -> ET.Element:
     return ET.fromstring(path.read_bytes())
 
 
-def wait_for_status(out_dir: Path, name: str, code: int, timeout: float = 15.0) -> ET.Element:
+def wait_for_status(out_dir: Path, name: str, code: int, timeout: float = 15.0, poll: float = 0.05) -> ET.Element:
     """Wait until status file ``name`` in ``out_dir`` reports ``code``; return its XML root."""
     deadline = time.monotonic() + timeout
     last = None
@@ -67,7 +67,7 @@ def wait_for_status(out_dir: Path, name: str, code: int, timeout: float = 15.0) 
             last = root.findtext("StatusCode")
             if last == str(code):
                 return root
-        time.sleep(0.05)
+        time.sleep(poll)
     raise AssertionError(f"{out_dir / name} did not reach status {code} within {timeout}s (last: {last})")
 
 

@@ -26,6 +26,8 @@ MAX_BACKLOG = 32 << 20
 # A batch goes to the writer thread at this many bytes or chunks (writev takes at most IOV_MAX).
 BATCH = 256 << 10
 BATCH_CHUNKS = min(512, os.sysconf("SC_IOV_MAX"))
+# Written bytes after which the writer thread starts their writeback to disk.
+WRITEBACK = 16 << 20
 
 
 class FileTooLarge(OSError):
@@ -50,6 +52,7 @@ class SpoolWriter:
         self._batch_size = 0
         self._batches: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
         self._written = 0  # advanced by the writer thread only
+        self._flushed = 0
         self._caught_up = threading.Event()
         self._error: OSError | None = None
         self._writer = threading.Thread(target=self._drain, name=f"spool-{path.parent.name}", daemon=True)
@@ -85,6 +88,11 @@ class SpoolWriter:
                 except OSError as exc:
                     self._error = exc
             self._written += sum(map(len, batch))
+            if self._written - self._flushed >= WRITEBACK and self._error is None:
+                # Starts the kernel's writeback now, so the fsync before the 226 finds little left,
+                # and keeps spooled gigabytes from crowding the page cache (adapters read them later).
+                os.posix_fadvise(self._fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
+                self._flushed = self._written
             self._caught_up.set()
 
     def _stop_writer(self) -> None:
