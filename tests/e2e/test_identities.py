@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gateway_pki.demo import DEMO_CLIENTS
 from lxml import etree
 
 from tests.support.clients import ClientCert, curl, ftps, wait_for_status
@@ -74,16 +75,7 @@ def test_accepted_certificates_see_their_root(
             session.quit()
 
 
-REFUSED = [
-    "expired",
-    "not-yet-valid",
-    "revoked",
-    "foreign-ca",
-    "wrong-policy",
-    "wrong-eku",
-    "self-signed",
-    "missing-intermediate",
-]
+REFUSED = [client.name for client in DEMO_CLIENTS if client.defect is not None]
 
 
 def _refusals(gateway: Gateway, reason: str) -> float:

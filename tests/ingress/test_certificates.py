@@ -21,7 +21,7 @@ from gateway_ingress.certificates import (
 from gateway_ingress.revocation import CrlRefresher, RevocationCache
 from gateway_ingress.settings import DEFAULT_POLICIES, IngressSettings
 from gateway_pki.authority import CertificateAuthority, now
-from gateway_pki.demo import build_demo, issuing_ca
+from gateway_pki.demo import DEMO_CLIENTS, build_demo, issuing_ca
 from gateway_pki.oces import LeafKind, oces_subject
 
 from tests.support.pki_server import PkiServer
@@ -34,16 +34,7 @@ ACCEPTED = {
     "oces3-employee": (CertificateKind.EMPLOYEE, "OCES3"),
     "oces3-organisation": (CertificateKind.COMPANY, "OCES3"),
 }
-REFUSED = [
-    "expired",
-    "not-yet-valid",
-    "revoked",
-    "foreign-ca",
-    "wrong-policy",
-    "wrong-eku",
-    "self-signed",
-    "missing-intermediate",
-]
+REFUSED = [client.name for client in DEMO_CLIENTS if client.defect is not None]
 
 
 def settings(pki: Path, **extra: Any) -> IngressSettings:

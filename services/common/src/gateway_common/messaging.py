@@ -205,14 +205,7 @@ class Bus:
     async def park(self, queue: str, message: aio_pika.abc.AbstractIncomingMessage, reason: str) -> None:
         headers = dict(message.headers or {})
         headers |= {"x-parked-from": queue, "x-parked-reason": reason[:500]}
-        parked = aio_pika.Message(
-            body=message.body,
-            type=message.type,
-            message_id=message.message_id,
-            content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers=headers,
-        )
+        parked = resend(message, headers)
         await self.exchange.publish(parked, parked_key(queue), mandatory=True)
         metrics.MESSAGES_PARKED.labels(queue=queue, reason=reason.split(":", 1)[0]).inc()
         log.warning("message parked", queue=queue, message_id=message.message_id, reason=reason)
@@ -275,3 +268,15 @@ def decode(message: aio_pika.abc.AbstractIncomingMessage) -> Message:
     except DecodeError as exc:
         raise PoisonMessage(f"undecodable {message.type}: {exc}") from exc
     return body
+
+
+def resend(message: aio_pika.abc.AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    """A persistent copy of a received message with other headers (to park or replay it)."""
+    return aio_pika.Message(
+        body=message.body,
+        type=message.type,
+        message_id=message.message_id,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        headers=headers,
+    )

@@ -24,7 +24,7 @@ import aio_pika
 import aio_pika.abc
 
 from gateway_common.events import new_id
-from gateway_common.messaging import QUEUE_PARKED, RK_UPLOAD, Bus
+from gateway_common.messaging import QUEUE_PARKED, RK_UPLOAD, Bus, resend
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
 from gateway_common.storage import StorageLayout
@@ -72,14 +72,7 @@ async def parked(settings: ServiceSettings, replay: set[str] | None, replay_all:
                 print(f"  {message.message_id}: no origin queue recorded; left parked", file=sys.stderr)
                 continue
             headers: dict[str, Any] = {k: v for k, v in (message.headers or {}).items() if k not in _PARKING_HEADERS}
-            again = aio_pika.Message(
-                body=message.body,
-                type=message.type,
-                message_id=message.message_id,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers=headers,
-            )
+            again = resend(message, headers)
             await channel.default_exchange.publish(again, origin, mandatory=True)
             await message.ack()
             moved += 1
