@@ -573,6 +573,10 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         assert self.view is not None
         assert self.identity is not None
+        if self.data_channel is not None and self.data_channel.transfer_in_progress():
+            # Pointing the running data channel at a new file would splice two uploads into one.
+            self._refuse("STOR", "transfer_in_progress", "450 A transfer is in progress; wait for its reply first.")
+            return None
         if "a" in mode or self._restart_position:
             self._restart_position = 0
             self._refuse("STOR", "resume", "550 Resuming uploads is not supported: a transaction is one whole file.")

@@ -182,7 +182,8 @@ class UploadPipeline:
         future.add_done_callback(done)
 
     def discard(self, upload: PendingUpload) -> None:
-        asyncio.run_coroutine_threadsafe(asyncio.to_thread(self._discard, upload), self.loop)
+        future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(self._discard, upload), self.loop)
+        future.add_done_callback(_log_failed_discard)
 
     @staticmethod
     def _discard(upload: PendingUpload) -> None:
@@ -214,12 +215,22 @@ class UploadPipeline:
         except BaseException:
             await asyncio.to_thread(self._discard, upload)
             raise
-        # From here the upload is safe: the relay publishes it whatever happens next.
-        if await self._publish(event):
-            await asyncio.to_thread(self.outbox.remove, event.event_id)
-        if target.txid_dir is not None:
-            await asyncio.to_thread(_remove_empty_tree, target.txid_dir)
+        # From here the upload is safe: the relay publishes it whatever happens next, so what
+        # follows is tidying up and must not turn the 226 into a failure.
+        try:
+            if await self._publish(event):
+                await asyncio.to_thread(self.outbox.remove, event.event_id)
+            if target.txid_dir is not None:
+                await asyncio.to_thread(_remove_empty_tree, target.txid_dir)
+        except OSError as exc:
+            log.warning("tidying up after a durable upload failed", gateway_txid=event.gateway_txid, error=repr(exc))
         return event
+
+
+def _log_failed_discard(future: Future[None]) -> None:
+    # A failed clean-up leaves the transaction id reserved and a partial file in the spool.
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.error("could not remove an abandoned upload", error=repr(error))
 
 
 def _remove_empty_tree(txid_dir: Path) -> None:

@@ -68,7 +68,7 @@ class SpoolWriter:
         self._batch_size += len(data)
         if self._batch_size >= BATCH or len(self._batch) >= BATCH_CHUNKS:
             self._flush_batch()
-        while self.size - self._written > MAX_BACKLOG and self._error is None:
+        while self.size - self._written > MAX_BACKLOG and self._error is None and self._writer.is_alive():
             self._caught_up.clear()
             self._caught_up.wait(0.05)
         return len(data)
@@ -85,14 +85,18 @@ class SpoolWriter:
                     for chunk in batch:
                         self._hash.update(chunk)
                     _write_all(self._fd, batch)
-                except OSError as exc:
-                    self._error = exc
-            self._written += sum(map(len, batch))
-            if self._written - self._flushed >= WRITEBACK and self._error is None:
-                # Starts the kernel's writeback now, so the fsync before the 226 finds little left,
-                # and keeps spooled gigabytes from crowding the page cache (adapters read them later).
-                os.posix_fadvise(self._fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
-                self._flushed = self._written
+                    self._written += sum(map(len, batch))
+                    if self._written - self._flushed >= WRITEBACK:
+                        # Starts the kernel's writeback now, so the fsync before the 226 finds little
+                        # left, and keeps spooled gigabytes from crowding the page cache.
+                        os.posix_fadvise(self._fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
+                        self._flushed = self._written
+                except Exception as exc:
+                    # Whatever went wrong, the upload fails: the IO loop must not wait for a writer
+                    # that stopped, and commit() must not fsync a short file.
+                    self._error = (
+                        exc if isinstance(exc, OSError) else OSError(errno.EIO, f"spool writer failed: {exc!r}")
+                    )
             self._caught_up.set()
 
     def _stop_writer(self) -> None:
@@ -106,6 +110,8 @@ class SpoolWriter:
     def commit(self) -> str:
         """Finish writing, fsync file and directory; return the SHA-256. Blocking: call off the IO loop."""
         self._stop_writer()
+        if self._error is None and self._written != self.size:
+            self._error = OSError(errno.EIO, f"spool writer stored {self._written} of {self.size} bytes")
         if self._error is not None:
             raise self._error
         try:
