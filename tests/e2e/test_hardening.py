@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ALT_LIMITS, ALT_OUT_QUOTA
-from tests.support.clients import ClientCert
+from tests.support.clients import ClientCert, ftps, wait_for_status
 from tests.support.ftps import Control, ftplib_session
 from tests.support.gateway import Gateway
 
@@ -126,6 +126,23 @@ def test_oversize_upload_is_refused_and_nothing_is_kept(alt_gateway: Gateway, pk
     assert not list(txids.rglob(txid)), "the transaction id is free again"
     assert ftp.storbinary(f"STOR small-files/{txid}", io.BytesIO(b"small enough")).startswith("226")
     ftp.quit()
+
+
+def test_upload_cut_off_without_close_notify_is_not_accepted(gateway: Gateway, pki: Path, cert: CertFactory) -> None:
+    ftp = ftps(gateway.ftps_port, pki, cert("employee"))
+    txid = f"cut-{uuid.uuid4().hex[:8]}"
+    try:
+        conn = ftp.transfercmd(f"STOR heartbeat/{txid}")
+        conn.sendall(b"the first half of a file")
+        conn.close()  # a bare TCP close, as a reset middlebox or a crashed client leaves it: no close_notify
+        with pytest.raises(ftplib.error_temp, match=r"^426 .*close_notify"):
+            ftp.voidresp()
+        # Nothing was taken in: the transaction id is free and a whole upload goes through.
+        assert ftp.storbinary(f"STOR heartbeat/{txid}", io.BytesIO(b"the whole file")).startswith("226")
+    finally:
+        ftp.quit()
+    status = wait_for_status(gateway.out_dir("company/30808460"), f"status_heartbeat_{txid}.xml", 2)
+    assert status.findtext("Size") == str(len(b"the whole file"))
 
 
 def test_overlong_command_line_is_refused(gateway: Gateway) -> None:

@@ -99,8 +99,28 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
             and getattr(self, "receive", False)
             and isinstance(getattr(self, "file_obj", None), SpoolWriter)
         ):
-            value = ()
+            value = () if self._ended_by_client() else self._cut_off()
         self.__dict__["_gateway_resp"] = value
+
+    def _ended_by_client(self) -> bool:
+        """Whether the upload ended with the client's TLS close_notify, not a bare TCP close.
+
+        A FIN or reset can come from a middlebox or an attacker and would pass a truncated
+        file off as complete (vsftpd's strict_ssl_read_eof).
+        """
+        if not self.cmd_channel.settings.tls_require_close_notify or not isinstance(self.socket, SSL.Connection):
+            return True
+        return bool(self.socket.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
+
+    def _cut_off(self) -> tuple[Any, ...]:
+        self.transfer_finished = False  # so pyftpdlib reports it incomplete and the spool file goes
+        metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="no_close_notify").inc()
+        log.warning("upload ended without TLS close_notify; discarded", remote_ip=self.cmd_channel.remote_ip)
+        return (
+            "426 Upload refused: the data connection closed without a TLS close_notify, so the file may be "
+            "incomplete; nothing was kept. Upload it again.",
+            ftp_logger.warning,
+        )
 
     def send(self, data: bytes) -> int:
         # Nothing goes out before the handshake has been checked: SSL_write would otherwise

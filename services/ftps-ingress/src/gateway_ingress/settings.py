@@ -82,6 +82,12 @@ class IngressSettings(ServiceSettings):
         "require_ssl_reuse). Off only for clients that cannot (Python's ftplib); the data connection "
         "must then present the control connection's client certificate.",
     )
+    tls_require_close_notify: bool = Field(
+        default=True,
+        description="An upload counts only when its data connection ends with a TLS close_notify, so a "
+        "connection cut by the network cannot pass a truncated file off as complete (vsftpd's "
+        "strict_ssl_read_eof). Off only for clients that close data connections without it.",
+    )
     active_mode: bool = Field(
         default=False, description="Allow PORT/EPRT (active mode); only to the client's own address."
     )
