@@ -11,9 +11,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from gateway_common import metrics
 from gateway_common.events import new_id, timestamp
@@ -29,6 +30,7 @@ from gateway_ingress.spool import SpoolWriter
 from gateway_ingress.tenant import UploadTarget
 
 log = get_logger(__name__)
+T = TypeVar("T")
 RELAY_INTERVAL = 1.0
 # Longest pause between attempts to make the first broker connection (seconds).
 MAX_CONNECT_PAUSE = 10.0
@@ -55,6 +57,7 @@ class UploadPipeline:
         self._main: asyncio.Task[None] | None = None
         self._background: tuple[Callable[[], Coroutine[None, None, None]], ...] = ()
         self.backlog = 0
+        self._upload_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload")
         self.oldest_age = 0.0
 
     # --- lifecycle (called from the main thread)
@@ -67,6 +70,8 @@ class UploadPipeline:
         if self._main is not None:
             self.loop.call_soon_threadsafe(self._main.cancel)
         self._thread.join(timeout)
+        # Uploads being made durable finish; what they leave in the outbox is relayed after a restart.
+        self._upload_threads.shutdown(wait=True, cancel_futures=False)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -182,8 +187,13 @@ class UploadPipeline:
         future.add_done_callback(done)
 
     def discard(self, upload: PendingUpload) -> None:
-        future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(self._discard, upload), self.loop)
+        future = asyncio.run_coroutine_threadsafe(self._blocking(self._discard, upload), self.loop)
         future.add_done_callback(_log_failed_discard)
+
+    async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
+        # Uploads have threads of their own: a slow OCSP responder, CRL host or a HASH of a large
+        # file (the loop's default executor) must never hold back a 226.
+        return await self.loop.run_in_executor(self._upload_threads, function, *args)
 
     @staticmethod
     def _discard(upload: PendingUpload) -> None:
@@ -192,9 +202,9 @@ class UploadPipeline:
 
     async def _finalize(self, upload: PendingUpload) -> events_pb2.UploadReceived:
         try:
-            sha256 = await asyncio.to_thread(upload.writer.commit)
+            sha256 = await self._blocking(upload.writer.commit)
         except BaseException:
-            await asyncio.to_thread(self._discard, upload)
+            await self._blocking(self._discard, upload)
             raise
         target = upload.target
         event = events_pb2.UploadReceived(
@@ -211,17 +221,17 @@ class UploadPipeline:
             ingress_node=self.settings.node_name,
         )
         try:
-            await asyncio.to_thread(self.outbox.put, event)
+            await self._blocking(self.outbox.put, event)
         except BaseException:
-            await asyncio.to_thread(self._discard, upload)
+            await self._blocking(self._discard, upload)
             raise
         # From here the upload is safe: the relay publishes it whatever happens next, so what
         # follows is tidying up and must not turn the 226 into a failure.
         try:
             if await self._publish(event):
-                await asyncio.to_thread(self.outbox.remove, event.event_id)
+                await self._blocking(self.outbox.remove, event.event_id)
             if target.txid_dir is not None:
-                await asyncio.to_thread(_remove_empty_tree, target.txid_dir)
+                await self._blocking(_remove_empty_tree, target.txid_dir)
         except OSError as exc:
             log.warning("tidying up after a durable upload failed", gateway_txid=event.gateway_txid, error=repr(exc))
         return event
