@@ -54,6 +54,13 @@ def test_pushed_file_lands_once_and_the_company_downloads_it(gateway: Gateway, p
     assert result.returncode == 0, result.stderr
     assert local.read_bytes() == body
 
+    # The company deletes it; a late retry of the same push must not bring it back.
+    result = curl(gateway.ftps_port, pki, ClientCert.from_pki(pki, "employee"), "/", "-Q", f"DELE /out/{name}")
+    assert result.returncode == 0, result.stderr
+    assert not (out / name).exists()
+    assert _push(gateway, f"{COMPANY}/{name}", body, key)[0] == 200
+    assert not (out / name).exists()
+
 
 def test_same_key_for_other_content_or_a_taken_name_is_a_conflict(gateway: Gateway) -> None:
     name, key = f"note-{uuid.uuid4().hex[:8]}.txt", uuid.uuid4().hex

@@ -219,20 +219,27 @@ class Bus:
         """
         name = queue.name
 
+        async def park_or_return(message: aio_pika.abc.AbstractIncomingMessage, reason: str) -> None:
+            try:
+                await self.park(name, message, reason)
+            except Exception:
+                # Not parked: hand it back rather than hold it unacknowledged until the channel drops.
+                log.exception("could not park a message; returning it to its queue", queue=name)
+                await message.nack(requeue=True)
+                return
+            await message.ack()
+            metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="parked").inc()
+
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             try:
                 decoded = decode(message)
             except PoisonMessage as exc:
-                await self.park(name, message, f"poison: {exc}")
-                await message.ack()
-                metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="parked").inc()
+                await park_or_return(message, f"poison: {exc}")
                 return
             try:
                 await handler(decoded, message)
             except PoisonMessage as exc:
-                await self.park(name, message, f"invalid: {exc}")
-                await message.ack()
-                metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="parked").inc()
+                await park_or_return(message, f"invalid: {exc}")
             except Exception:
                 pause = failure_pause(message)
                 log.exception(

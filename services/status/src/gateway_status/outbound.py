@@ -41,6 +41,8 @@ class Placed:
     file_name: str
     size: int
     sha256: str
+    # Set once the file is in /out: a retry after the recipient deleted it must not bring it back.
+    linked: bool = False
 
 
 class Outbound:
@@ -73,7 +75,7 @@ class Outbound:
                 earlier = Placed(**json.loads(record.read_text()))
                 if (earlier.sha256, earlier.file_name) != (placed.sha256, placed.file_name):
                     raise HTTPException(409, "this Idempotency-Key was used for another file")
-                if (out / name).exists():
+                if earlier.linked or (out / name).exists():
                     return False
             # Recorded before the link: a crash in between is completed by the retried push.
             atomic_write(record, json.dumps(placed.__dict__).encode())
@@ -83,6 +85,7 @@ class Outbound:
                 record.unlink()
                 raise HTTPException(409, f"{name!r} already exists in the recipient's /out") from None
             fsync_dir(out)
+            atomic_write(record, json.dumps({**placed.__dict__, "linked": True}).encode())
             return True
 
 
