@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import aio_pika
@@ -30,24 +31,36 @@ from gateway_common.settings import ServiceSettings
 from gateway_common.storage import StorageLayout
 
 _TXID = re.compile(r"[0-9a-f]{32}")
+_RETRY_LEVEL = re.compile(r"\.retry\.\d+$")
 _PARKING_HEADERS = ("x-parked-from", "x-parked-reason", "x-death", "x-first-death-queue", "x-first-death-reason")
 
 
-def origin_queue(message: aio_pika.abc.AbstractIncomingMessage) -> str | None:
-    headers = message.headers or {}
-    for key in ("x-parked-from", "x-first-death-queue"):
-        value = headers.get(key)
-        if isinstance(value, bytes):
-            value = value.decode()
-        if isinstance(value, str) and value:
-            return value
-    return None
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value if isinstance(value, str) and value else None
+
+
+def origin_queue(headers: Mapping[str, Any]) -> str | None:
+    """The queue a parked message should go back to.
+
+    Parked by a consumer: its x-parked-from header. Dead-lettered by a queue's delivery limit:
+    the newest x-death entry (the list is newest first; x-first-death-queue may name a retry
+    queue the message merely waited in once), with a retry queue mapped to its adapter queue.
+    """
+    if parked_from := _text(headers.get("x-parked-from")):
+        return parked_from
+    deaths = headers.get("x-death")
+    newest = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
+    if queue := _text(newest.get("queue")):
+        return _RETRY_LEVEL.sub("", queue)
+    return _text(headers.get("x-first-death-queue"))
 
 
 def _describe(message: aio_pika.abc.AbstractIncomingMessage) -> str:
     headers = message.headers or {}
     reason = headers.get("x-parked-reason") or headers.get("x-first-death-reason") or ""
-    return f"{message.message_id}\t{message.type}\tfrom={origin_queue(message)}\treason={reason!s}"
+    return f"{message.message_id}\t{message.type}\tfrom={origin_queue(message.headers or {})}\treason={reason!s}"
 
 
 async def parked(settings: ServiceSettings, replay: set[str] | None, replay_all: bool) -> int:
@@ -67,7 +80,7 @@ async def parked(settings: ServiceSettings, replay: set[str] | None, replay_all:
             print(_describe(message))
             if not replay_all and message.message_id not in (replay or set()):
                 continue
-            origin = origin_queue(message)
+            origin = origin_queue(message.headers or {})
             if origin is None:
                 print(f"  {message.message_id}: no origin queue recorded; left parked", file=sys.stderr)
                 continue

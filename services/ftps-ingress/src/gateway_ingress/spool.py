@@ -22,7 +22,7 @@ from gateway_common.storage import fsync_dir
 
 # How far the writer thread may fall behind the network before the IO loop waits for it,
 # as a slow disk would make it wait in a plain write().
-MAX_BACKLOG = 32 << 20
+MAX_BACKLOG = 8 << 20
 # A batch goes to the writer thread at this many bytes or chunks (writev takes at most IOV_MAX).
 BATCH = 256 << 10
 BATCH_CHUNKS = min(512, os.sysconf("SC_IOV_MAX"))
