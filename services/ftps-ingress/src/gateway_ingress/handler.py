@@ -73,7 +73,12 @@ class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
 
     def _admit(self, sock: socket.socket, addr: tuple[str, int]) -> None:
         channel = self.cmd_channel
-        if channel.connected and addr[0] != channel.remote_ip:
+        if self._closed or not channel.connected or channel.data_channel is not None:
+            # A PROXY gate finished after the listener closed, or after another data connection
+            # was admitted: one data connection per transfer, never a replacement.
+            sock.close()
+            return
+        if addr[0] != channel.remote_ip:
             # pyftpdlib refuses it below with "425 Rejected data connection from foreign address".
             channel.data_refused("foreign_address", f"data connection from {addr[0]}", None)
         super().handle_accepted(sock, addr)
