@@ -21,6 +21,17 @@ _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 TMP_PREFIX = ".tmp-"
 
 
+def is_safe_file_name(name: str, reserved: tuple[str, ...] = ()) -> bool:
+    """Whether ``name`` can be a file directly in an /out folder: one visible path component."""
+    return (
+        bool(name)
+        and len(name) <= 255
+        and "/" not in name
+        and "\x00" not in name
+        and not name.startswith((".", *reserved))
+    )
+
+
 class StorageLayout:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()

@@ -30,7 +30,7 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from gateway_common import metrics
 from gateway_common.logging import get_logger
-from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir
+from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir, is_safe_file_name
 
 log = get_logger(__name__)
 _RESERVED_PREFIXES = ("status_", "response_", TMP_PREFIX)
@@ -90,14 +90,7 @@ class Outbound:
 
 
 def _check_name(name: str) -> None:
-    if (
-        not name
-        or len(name) > 200
-        or "/" in name
-        or "\x00" in name
-        or name.startswith(".")
-        or name.startswith(_RESERVED_PREFIXES)
-    ):
+    if len(name) > 200 or not is_safe_file_name(name, _RESERVED_PREFIXES):
         raise HTTPException(422, f"{name!r} is not a usable file name")
 
 

@@ -12,7 +12,7 @@ from gateway_common.events import XML_CODE
 from gateway_common.logging import get_logger
 from gateway_common.messaging import PoisonMessage
 from gateway_common.proto.gateway.v1 import events_pb2
-from gateway_common.storage import StorageLayout, atomic_copy, atomic_write
+from gateway_common.storage import StorageLayout, atomic_copy, atomic_write, is_safe_file_name
 
 from gateway_status.ledger import Ledger, current_status
 from gateway_status.xml import render_status
@@ -34,7 +34,7 @@ def status_file_name(
     chosen = template if code is None else code_template
     name = chosen.format(service=service, txid=ftp_txid, code="" if code is None else code)
     # Names come from validated folders, but the status service trusts no message.
-    if "/" in name or "\x00" in name or name.startswith("."):
+    if not is_safe_file_name(name):
         raise PoisonMessage(f"status file name {name!r} is not a safe file name")
     return name
 
@@ -78,7 +78,7 @@ class StatusWriter:
 
     def _hand_out_response(self, event: events_pb2.StatusEvent, out: Path) -> None:
         name = event.response_file
-        if "/" in name or "\x00" in name or name.startswith("."):
+        if not is_safe_file_name(name):
             raise PoisonMessage(f"response file name {name!r} is not a safe file name")
         source = self.layout.spool_dir / event.gateway_txid / "responses" / name
         if not source.is_file():
