@@ -212,6 +212,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         self.identity: Identity | None = None
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
+        self._hashing = False
         self._login_pending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
         self._proxy_reader: ProxyHeaderReader | None = None
@@ -666,16 +667,23 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
 
     # --- integrity of /out files (draft-bryan-ftpext-hash)
     def ftp_HASH(self, path: str) -> None:
-        self._hash(path, lambda digest, size: f"213 SHA-256 0-{max(size - 1, 0)} {digest} {os.path.basename(path)}")
+        self._hash(
+            "HASH", path, lambda digest, size: f"213 SHA-256 0-{max(size - 1, 0)} {digest} {os.path.basename(path)}"
+        )
 
     def ftp_XSHA256(self, path: str) -> None:
-        self._hash(path, lambda digest, _size: f"213 {digest}")
+        self._hash("XSHA256", path, lambda digest, _size: f"213 {digest}")
 
-    def _hash(self, path: str, reply: Any) -> None:
+    def _hash(self, command: str, path: str, reply: Any) -> None:
         assert self.view is not None
         if self.view.area(path) is not Area.OUT_FILE:
-            self._refuse("HASH", "not_out_file", "550 HASH answers only for files in /out.")
+            self._refuse(command, "not_out_file", f"550 {command} answers only for files in /out.")
             return
+        if self._hashing:
+            # One file read per session at a time: pipelined HASH commands must not tie up the threads.
+            self._refuse(command, "busy", "450 A hash is still being computed; wait for its reply.")
+            return
+        self._hashing = True
 
         def done(future: Future[tuple[str, int]]) -> None:
             self.waker.call_soon_threadsafe(self._hash_finished, future, reply)
@@ -686,6 +694,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         ).add_done_callback(done)
 
     def _hash_finished(self, future: Future[tuple[str, int]], reply: Any) -> None:
+        self._hashing = False
         if self._closed:
             return
         error = future.exception()
