@@ -9,7 +9,10 @@ data connection can only reach the replica that opened it.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,15 @@ from typing import Any
 
 import pytest
 import yaml
+from gateway_adapter_heartbeat.__main__ import HeartbeatSettings
+from gateway_adapter_http.__main__ import HttpAdapterSettings
+from gateway_common.adapter import AdapterSettings
+from gateway_common.settings import ServiceSettings
+from gateway_ingress.settings import IngressSettings
+from gateway_router.settings import RouterSettings
+from gateway_status.settings import StatusSettings
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ftps-gateway"
@@ -327,3 +339,96 @@ def test_metric_cross_check_flags_unknown_names_and_labels() -> None:
     assert len(problems) == 2
     assert "gateway_nope_total" in problems[0]
     assert "adaptr" in problems[1]
+
+
+# ---------------------------------------------------------------------------- GATEWAY_* settings
+
+# The settings class each container's process reads; containers are named after their component.
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "ingress": IngressSettings,
+    "router": RouterSettings,
+    "status": StatusSettings,
+    "adapter-heartbeat": HeartbeatSettings,
+    "adapter-http": HttpAdapterSettings,
+}
+# Values of Secrets the chart only refers to (existingSecret, the operator's default user).
+SECRET_PLACEHOLDERS = {
+    "GATEWAY_AMQP_URL": "amqp://gateway:secret@rabbitmq.example:5672/",
+    "GATEWAY_OUTBOUND_TOKENS": json.dumps({"skat": "0" * 64}),
+}
+
+
+def settings_class(container: str) -> type[ServiceSettings] | None:
+    if container in SETTINGS:
+        return SETTINGS[container]
+    # A backend team's own adapter image subclasses AdapterSettings like ours do.
+    return AdapterSettings if container.startswith("adapter-") else None
+
+
+def container_env(docs: list[dict[str, Any]], container: dict[str, Any], pod: str) -> dict[str, str]:
+    """The environment Kubernetes would give the container, with refs resolved to plausible values."""
+    stored: dict[tuple[str, str], dict[str, str]] = {}
+    for doc in docs:
+        if doc["kind"] in {"Secret", "ConfigMap"}:
+            data = dict(doc.get("data") or {})
+            if doc["kind"] == "Secret":
+                data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
+            stored[doc["kind"], doc["metadata"]["name"]] = data | (doc.get("stringData") or {})
+    env: dict[str, str] = {}
+    for var in container.get("env", []):
+        name = var["name"]
+        source = var.get("valueFrom")
+        if source is None:
+            # $(NAME) expands to an earlier variable of the container, as in Kubernetes.
+            env[name] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), var.get("value", ""))
+        elif "fieldRef" in source:
+            assert source["fieldRef"]["fieldPath"] == "metadata.name", f"{pod}: {name}"
+            env[name] = f"{pod.rsplit('/', 1)[-1]}-7d9c8-x2k4q"
+        else:
+            ref = source.get("secretKeyRef") or source["configMapKeyRef"]
+            kind = "Secret" if "secretKeyRef" in source else "ConfigMap"
+            data = stored.get((kind, ref["name"]))
+            if data is not None:
+                assert ref["key"] in data, f"{pod}: {name} refers to {kind}/{ref['name']} key {ref['key']!r}"
+                env[name] = data[ref["key"]]
+            elif name.startswith("GATEWAY_"):
+                assert name in SECRET_PLACEHOLDERS, f"{pod}: give {name} a plausible value in SECRET_PLACEHOLDERS"
+                env[name] = SECRET_PLACEHOLDERS[name]
+            else:
+                env[name] = "placeholder"
+    return env
+
+
+@pytest.mark.parametrize("values", ["default", "full"])
+def test_every_gateway_env_var_is_a_setting_the_service_can_parse(
+    tools: Path, values: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydantic-settings ignores unknown GATEWAY_* names (extra=ignore), so a typo in the chart
+    would silently leave a default in force; a badly formatted value would crash the pod."""
+    docs = render(tools, *([FULL] if values == "full" else []))
+    assert isinstance(docs, list)
+    for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
+        monkeypatch.delenv(name)
+    problems: list[str] = []
+    services: set[str] = set()
+    for where, spec in pod_specs(docs):
+        for container in spec["containers"] + spec.get("initContainers", []):
+            env = container_env(docs, container, where)
+            gateway_env = {k: v for k, v in env.items() if k.startswith("GATEWAY_")}
+            cls = settings_class(container["name"])
+            if cls is None:
+                assert not gateway_env, f"{where}/{container['name']} is no gateway service but gets {gateway_env}"
+                continue
+            services.add(container["name"])
+            for name in gateway_env:
+                if name.removeprefix("GATEWAY_").lower() not in cls.model_fields:
+                    problems.append(f"{where}: {name} is not a field of {cls.__name__}")
+            with monkeypatch.context() as patch:
+                for name, value in gateway_env.items():
+                    patch.setenv(name, value)
+                try:
+                    cls()
+                except (ValidationError, SettingsError) as exc:
+                    problems.append(f"{where}: {cls.__name__} refuses its environment: {exc}")
+    assert services >= {"ingress", "router", "status", "adapter-heartbeat", "adapter-http"}
+    assert not problems, "\n".join(problems)
