@@ -399,18 +399,17 @@ def container_env(docs: list[dict[str, Any]], container: dict[str, Any], pod: st
     return env
 
 
-@pytest.mark.parametrize("values", ["default", "full"])
-def test_every_gateway_env_var_is_a_setting_the_service_can_parse(
-    tools: Path, values: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """pydantic-settings ignores unknown GATEWAY_* names (extra=ignore), so a typo in the chart
+def gateway_settings(
+    docs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, list[ServiceSettings]], list[str]]:
+    """Each gateway container's settings as its process would build them, and what is wrong.
+
+    pydantic-settings ignores unknown GATEWAY_* names (extra=ignore), so a typo in the chart
     would silently leave a default in force; a badly formatted value would crash the pod."""
-    docs = render(tools, *([FULL] if values == "full" else []))
-    assert isinstance(docs, list)
     for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
         monkeypatch.delenv(name)
+    found: dict[str, list[ServiceSettings]] = {}
     problems: list[str] = []
-    services: set[str] = set()
     for where, spec in pod_specs(docs):
         for container in spec["containers"] + spec.get("initContainers", []):
             env = container_env(docs, container, where)
@@ -419,7 +418,6 @@ def test_every_gateway_env_var_is_a_setting_the_service_can_parse(
             if cls is None:
                 assert not gateway_env, f"{where}/{container['name']} is no gateway service but gets {gateway_env}"
                 continue
-            services.add(container["name"])
             for name in gateway_env:
                 if name.removeprefix("GATEWAY_").lower() not in cls.model_fields:
                     problems.append(f"{where}: {name} is not a field of {cls.__name__}")
@@ -427,8 +425,77 @@ def test_every_gateway_env_var_is_a_setting_the_service_can_parse(
                 for name, value in gateway_env.items():
                     patch.setenv(name, value)
                 try:
-                    cls()
+                    found.setdefault(container["name"], []).append(cls())
                 except (ValidationError, SettingsError) as exc:
                     problems.append(f"{where}: {cls.__name__} refuses its environment: {exc}")
-    assert services >= {"ingress", "router", "status", "adapter-heartbeat", "adapter-http"}
+    return found, problems
+
+
+@pytest.mark.parametrize("values", ["default", "full"])
+def test_every_gateway_env_var_is_a_setting_the_service_can_parse(
+    tools: Path, values: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render(tools, *([FULL] if values == "full" else []))
+    assert isinstance(docs, list)
+    found, problems = gateway_settings(docs, monkeypatch)
     assert not problems, "\n".join(problems)
+    assert set(found) >= {"ingress", "router", "status", "adapter-heartbeat", "adapter-http"}
+    for where, settings in [(name, s) for name, all_ in found.items() for s in all_]:
+        assert settings.log_format == "json", where
+        assert settings.node_name.startswith("gw-ftps-gateway-"), where
+    status = found["status"][0]
+    assert isinstance(status, StatusSettings)
+    # Off by default: no backend token, so the outbound API refuses everyone.
+    assert bool(status.outbound_tokens) == (values == "full")
+
+
+def test_full_values_reach_the_services(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = render(tools, FULL)
+    assert isinstance(docs, list)
+    found, problems = gateway_settings(docs, monkeypatch)
+    assert not problems, "\n".join(problems)
+    full = yaml.safe_load(FULL.read_text())
+    ing = full["ingress"]
+    assert len(found["ingress"]) == ing["replicas"]
+    for ingress in found["ingress"]:
+        assert isinstance(ingress, IngressSettings)
+        assert ingress.proxy_trusted_cidrs == ing["proxyProtocol"]["trustedCIDRs"]
+        assert ingress.crl_urls == ing["crl"]["urls"]
+        assert [p.name for p in ingress.crl_files] == sorted(ing["crl"]["data"])
+        assert ingress.crl_fetch is ing["crl"]["fetch"] is False
+        assert ingress.tls_require_session_reuse is ing["tls"]["requireSessionReuse"] is False
+        assert ingress.tls_require_close_notify is ing["tls"]["requireCloseNotify"] is False
+        assert ingress.out_quota_bytes == ing["outQuotaBytes"]
+        assert ingress.accepted_policies == ing["acceptedPolicies"]
+        assert ingress.max_connections == 1024
+    (status,) = found["status"]
+    assert isinstance(status, StatusSettings)
+    assert status.status_file_naming == "per-code"
+    assert status.retention_days == full["status"]["retentionDays"]
+    assert status.outbound_tokens == full["status"]["api"]["tokens"]
+    (cpr,) = found["adapter-cpr"]
+    assert isinstance(cpr, AdapterSettings)
+    assert cpr.max_attempts == 8
+    assert cpr.retry_delays == tuple(full["adapters"]["cpr"]["retryDelays"])
+    assert found["router"][0].amqp_prefetch == 16
+
+
+def test_outbound_api_is_opened_to_backends_only_when_enabled(tools: Path) -> None:
+    docs = render(tools)
+    assert isinstance(docs, list)
+    names = {d["metadata"]["name"] for d in docs}
+    assert "gw-ftps-gateway-status-api" not in names
+    assert "gw-ftps-gateway-outbound-tokens" not in names
+    backends = [{"namespaceSelector": {"matchLabels": {"team": "backends"}}}]
+    error = render(tools, {"status": {"api": {"enabled": True, "tokens": {"b": "0" * 64}}}}, expect_error=True)
+    assert "allowedFrom" in error
+    error = render(tools, {"status": {"api": {"enabled": True, "allowedFrom": backends}}}, expect_error=True)
+    assert "no backend has a token" in error
+    api = {"enabled": True, "allowedFrom": backends, "existingSecret": "tokens", "existingSecretKey": "json"}
+    docs = render(tools, {"status": {"api": api}})
+    assert isinstance(docs, list)
+    (policy,) = [p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == "gw-ftps-gateway-status-api"]
+    assert policy["spec"]["ingress"] == [{"from": backends, "ports": [{"protocol": "TCP", "port": "http"}]}]
+    (status,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-status"]
+    env = {e["name"]: e for e in status["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GATEWAY_OUTBOUND_TOKENS"]["valueFrom"] == {"secretKeyRef": {"name": "tokens", "key": "json"}}
