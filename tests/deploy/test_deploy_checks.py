@@ -9,7 +9,10 @@ data connection can only reach the replica that opened it.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,15 @@ from typing import Any
 
 import pytest
 import yaml
+from gateway_adapter_heartbeat.__main__ import HeartbeatSettings
+from gateway_adapter_http.__main__ import HttpAdapterSettings
+from gateway_common.adapter import AdapterSettings
+from gateway_common.settings import ServiceSettings
+from gateway_ingress.settings import IngressSettings
+from gateway_router.settings import RouterSettings
+from gateway_status.settings import StatusSettings
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ftps-gateway"
@@ -327,3 +339,163 @@ def test_metric_cross_check_flags_unknown_names_and_labels() -> None:
     assert len(problems) == 2
     assert "gateway_nope_total" in problems[0]
     assert "adaptr" in problems[1]
+
+
+# ---------------------------------------------------------------------------- GATEWAY_* settings
+
+# The settings class each container's process reads; containers are named after their component.
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "ingress": IngressSettings,
+    "router": RouterSettings,
+    "status": StatusSettings,
+    "adapter-heartbeat": HeartbeatSettings,
+    "adapter-http": HttpAdapterSettings,
+}
+# Values of Secrets the chart only refers to (existingSecret, the operator's default user).
+SECRET_PLACEHOLDERS = {
+    "GATEWAY_AMQP_URL": "amqp://gateway:secret@rabbitmq.example:5672/",
+    "GATEWAY_OUTBOUND_TOKENS": json.dumps({"skat": "0" * 64}),
+}
+
+
+def settings_class(container: str) -> type[ServiceSettings] | None:
+    if container in SETTINGS:
+        return SETTINGS[container]
+    # A backend team's own adapter image subclasses AdapterSettings like ours do.
+    return AdapterSettings if container.startswith("adapter-") else None
+
+
+def container_env(docs: list[dict[str, Any]], container: dict[str, Any], pod: str) -> dict[str, str]:
+    """The environment Kubernetes would give the container, with refs resolved to plausible values."""
+    stored: dict[tuple[str, str], dict[str, str]] = {}
+    for doc in docs:
+        if doc["kind"] in {"Secret", "ConfigMap"}:
+            data = dict(doc.get("data") or {})
+            if doc["kind"] == "Secret":
+                data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
+            stored[doc["kind"], doc["metadata"]["name"]] = data | (doc.get("stringData") or {})
+    env: dict[str, str] = {}
+    for var in container.get("env", []):
+        name = var["name"]
+        source = var.get("valueFrom")
+        if source is None:
+            # $(NAME) expands to an earlier variable of the container, as in Kubernetes.
+            env[name] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), var.get("value", ""))
+        elif "fieldRef" in source:
+            assert source["fieldRef"]["fieldPath"] == "metadata.name", f"{pod}: {name}"
+            env[name] = f"{pod.rsplit('/', 1)[-1]}-7d9c8-x2k4q"
+        else:
+            ref = source.get("secretKeyRef") or source["configMapKeyRef"]
+            kind = "Secret" if "secretKeyRef" in source else "ConfigMap"
+            data = stored.get((kind, ref["name"]))
+            if data is not None:
+                assert ref["key"] in data, f"{pod}: {name} refers to {kind}/{ref['name']} key {ref['key']!r}"
+                env[name] = data[ref["key"]]
+            elif name.startswith("GATEWAY_"):
+                assert name in SECRET_PLACEHOLDERS, f"{pod}: give {name} a plausible value in SECRET_PLACEHOLDERS"
+                env[name] = SECRET_PLACEHOLDERS[name]
+            else:
+                env[name] = "placeholder"
+    return env
+
+
+def gateway_settings(
+    docs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, list[ServiceSettings]], list[str]]:
+    """Each gateway container's settings as its process would build them, and what is wrong.
+
+    pydantic-settings ignores unknown GATEWAY_* names (extra=ignore), so a typo in the chart
+    would silently leave a default in force; a badly formatted value would crash the pod."""
+    for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
+        monkeypatch.delenv(name)
+    found: dict[str, list[ServiceSettings]] = {}
+    problems: list[str] = []
+    for where, spec in pod_specs(docs):
+        for container in spec["containers"] + spec.get("initContainers", []):
+            env = container_env(docs, container, where)
+            gateway_env = {k: v for k, v in env.items() if k.startswith("GATEWAY_")}
+            cls = settings_class(container["name"])
+            if cls is None:
+                assert not gateway_env, f"{where}/{container['name']} is no gateway service but gets {gateway_env}"
+                continue
+            for name in gateway_env:
+                if name.removeprefix("GATEWAY_").lower() not in cls.model_fields:
+                    problems.append(f"{where}: {name} is not a field of {cls.__name__}")
+            with monkeypatch.context() as patch:
+                for name, value in gateway_env.items():
+                    patch.setenv(name, value)
+                try:
+                    found.setdefault(container["name"], []).append(cls())
+                except (ValidationError, SettingsError) as exc:
+                    problems.append(f"{where}: {cls.__name__} refuses its environment: {exc}")
+    return found, problems
+
+
+@pytest.mark.parametrize("values", ["default", "full"])
+def test_every_gateway_env_var_is_a_setting_the_service_can_parse(
+    tools: Path, values: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render(tools, *([FULL] if values == "full" else []))
+    assert isinstance(docs, list)
+    found, problems = gateway_settings(docs, monkeypatch)
+    assert not problems, "\n".join(problems)
+    assert set(found) >= {"ingress", "router", "status", "adapter-heartbeat", "adapter-http"}
+    for where, settings in [(name, s) for name, all_ in found.items() for s in all_]:
+        assert settings.log_format == "json", where
+        assert settings.node_name.startswith("gw-ftps-gateway-"), where
+    status = found["status"][0]
+    assert isinstance(status, StatusSettings)
+    # Off by default: no backend token, so the outbound API refuses everyone.
+    assert bool(status.outbound_tokens) == (values == "full")
+
+
+def test_full_values_reach_the_services(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = render(tools, FULL)
+    assert isinstance(docs, list)
+    found, problems = gateway_settings(docs, monkeypatch)
+    assert not problems, "\n".join(problems)
+    full = yaml.safe_load(FULL.read_text())
+    ing = full["ingress"]
+    assert len(found["ingress"]) == ing["replicas"]
+    for ingress in found["ingress"]:
+        assert isinstance(ingress, IngressSettings)
+        assert ingress.proxy_trusted_cidrs == ing["proxyProtocol"]["trustedCIDRs"]
+        assert ingress.crl_urls == ing["crl"]["urls"]
+        assert [p.name for p in ingress.crl_files] == sorted(ing["crl"]["data"])
+        assert ingress.crl_fetch is ing["crl"]["fetch"] is False
+        assert ingress.tls_require_session_reuse is ing["tls"]["requireSessionReuse"] is False
+        assert ingress.tls_require_close_notify is ing["tls"]["requireCloseNotify"] is False
+        assert ingress.out_quota_bytes == ing["outQuotaBytes"]
+        assert ingress.accepted_policies == ing["acceptedPolicies"]
+        assert ingress.max_connections == 1024
+    (status,) = found["status"]
+    assert isinstance(status, StatusSettings)
+    assert status.status_file_naming == "per-code"
+    assert status.retention_days == full["status"]["retentionDays"]
+    assert status.outbound_tokens == full["status"]["api"]["tokens"]
+    (cpr,) = found["adapter-cpr"]
+    assert isinstance(cpr, AdapterSettings)
+    assert cpr.max_attempts == 8
+    assert cpr.retry_delays == tuple(full["adapters"]["cpr"]["retryDelays"])
+    assert found["router"][0].amqp_prefetch == 16
+
+
+def test_outbound_api_is_opened_to_backends_only_when_enabled(tools: Path) -> None:
+    docs = render(tools)
+    assert isinstance(docs, list)
+    names = {d["metadata"]["name"] for d in docs}
+    assert "gw-ftps-gateway-status-api" not in names
+    assert "gw-ftps-gateway-outbound-tokens" not in names
+    backends = [{"namespaceSelector": {"matchLabels": {"team": "backends"}}}]
+    error = render(tools, {"status": {"api": {"enabled": True, "tokens": {"b": "0" * 64}}}}, expect_error=True)
+    assert "allowedFrom" in error
+    error = render(tools, {"status": {"api": {"enabled": True, "allowedFrom": backends}}}, expect_error=True)
+    assert "no backend has a token" in error
+    api = {"enabled": True, "allowedFrom": backends, "existingSecret": "tokens", "existingSecretKey": "json"}
+    docs = render(tools, {"status": {"api": api}})
+    assert isinstance(docs, list)
+    (policy,) = [p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == "gw-ftps-gateway-status-api"]
+    assert policy["spec"]["ingress"] == [{"from": backends, "ports": [{"protocol": "TCP", "port": "http"}]}]
+    (status,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-status"]
+    env = {e["name"]: e for e in status["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GATEWAY_OUTBOUND_TOKENS"]["valueFrom"] == {"secretKeyRef": {"name": "tokens", "key": "json"}}

@@ -59,7 +59,7 @@ def alt_gateway(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator
         "GATEWAY_ACTIVE_MODE": "true",
         "GATEWAY_OUT_QUOTA_BYTES": str(ALT_OUT_QUOTA),
         "GATEWAY_PROXY_PROTOCOL": "auto",
-        "GATEWAY_PROXY_TRUSTED_CIDRS": f'["{PROXY_SOURCE}/32"]',
+        "GATEWAY_PROXY_TRUSTED_CIDRS": f"{PROXY_SOURCE}/32",
         **{f"GATEWAY_{name.upper()}": str(value) for name, value in ALT_LIMITS.items()},
     }
     with private_vhost() as amqp_url:  # its own, or the two gateways would consume each other's events

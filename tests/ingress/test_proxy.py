@@ -83,3 +83,12 @@ def test_trusted_networks() -> None:
     assert not is_trusted("not an address", networks)
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         IngressSettings(proxy_trusted_cidrs=["10.0.0.0/33"])
+
+
+def test_trusted_networks_from_env_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Same convention as GATEWAY_CRL_FILES/CRL_URLS, and what the Helm chart renders.
+    monkeypatch.setenv("GATEWAY_PROXY_TRUSTED_CIDRS", "10.0.0.0/16, fd00::/8")
+    assert IngressSettings().proxy_trusted_cidrs == ["10.0.0.0/16", "fd00::/8"]
+    monkeypatch.setenv("GATEWAY_PROXY_TRUSTED_CIDRS", '["10.0.0.0/16"]')
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+        IngressSettings()

@@ -121,6 +121,19 @@ ca.pem
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret with GATEWAY_OUTBOUND_TOKENS (JSON): existingSecret, else <fullname>-outbound-tokens. */}}
+{{- define "gw.outboundTokensSecretName" -}}
+{{- .Values.status.api.existingSecret | default (printf "%s-outbound-tokens" (include "gw.fullname" .)) -}}
+{{- end -}}
+
+{{- define "gw.outboundTokensSecretKey" -}}
+{{- if .Values.status.api.existingSecret -}}
+{{- .Values.status.api.existingSecretKey -}}
+{{- else -}}
+outbound-tokens
+{{- end -}}
+{{- end -}}
+
 {{- define "gw.claimName" -}}
 {{- .Values.storage.existingClaim | default (printf "%s-data" (include "gw.fullname" .)) -}}
 {{- end -}}
@@ -332,6 +345,13 @@ topologySpreadConstraints:
 {{- end -}}
 {{- if and (ne $ing.proxyProtocol.mode "off") (not $ing.proxyProtocol.trustedCIDRs) -}}
 {{- fail "ingress.proxyProtocol.trustedCIDRs: PROXY headers are accepted only from trusted load balancer addresses; list them" -}}
+{{- end -}}
+{{- $api := .Values.status.api -}}
+{{- if and $api.enabled (not $api.allowedFrom) -}}
+{{- fail "status.api.allowedFrom: the outbound API is enabled; list the backends (NetworkPolicyPeers) that may call it" -}}
+{{- end -}}
+{{- if and $api.enabled (not $api.existingSecret) (not $api.tokens) -}}
+{{- fail "status.api: the outbound API is enabled but no backend has a token; set tokens or existingSecret" -}}
 {{- end -}}
 {{- range $service, $route := .Values.routes -}}
 {{- $adapter := index $.Values.adapters $route.adapter -}}

@@ -113,9 +113,9 @@ class IngressSettings(ServiceSettings):
         description="PROXY protocol header expected from trusted load balancers on control and passive data "
         "connections; auto accepts v1 and v2.",
     )
-    proxy_trusted_cidrs: list[str] = Field(
+    proxy_trusted_cidrs: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Load-balancer networks whose connections must carry a PROXY header (JSON list of CIDRs).",
+        description="Comma-separated load-balancer networks (CIDRs) whose connections must carry a PROXY header.",
     )
     publish_timeout: float = Field(
         default=5.0, gt=0, description="Seconds an upload waits for the broker before the outbox takes over."
@@ -125,7 +125,7 @@ class IngressSettings(ServiceSettings):
         default=300.0, gt=0, description="Readiness fails when the oldest outbox event is older (s)."
     )
 
-    @field_validator("crl_files", "crl_urls", mode="before")
+    @field_validator("crl_files", "crl_urls", "proxy_trusted_cidrs", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
