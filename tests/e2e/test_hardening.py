@@ -77,8 +77,7 @@ def test_data_connection_without_session_reuse_is_refused(gateway: Gateway, pki:
 def test_active_mode_is_off_by_default(gateway: Gateway, pki: Path, cert: CertFactory) -> None:
     control = Control(gateway.ftps_port)
     control.login(pki, cert("employee"))
-    control.send("PBSZ 0")
-    control.send("PROT P")
+    control.protect()
     assert control.send("PORT 127,0,0,1,200,10").startswith("502 Active mode is disabled")
     assert control.send("EPRT |1|127.0.0.1|51210|").startswith("502")
     control.close()
@@ -87,8 +86,7 @@ def test_active_mode_is_off_by_default(gateway: Gateway, pki: Path, cert: CertFa
 def test_port_to_another_address_is_refused(alt_gateway: Gateway, pki: Path, cert: CertFactory) -> None:
     control = Control(alt_gateway.ftps_port, source="127.0.0.6")
     control.login(pki, cert("employee"))
-    control.send("PBSZ 0")
-    control.send("PROT P")
+    control.protect()
     assert control.send("PORT 127,0,0,2,200,10").startswith("501 Refused: data connections go only to your own")
     assert control.send("EPRT |1|10.1.2.3|51210|").startswith("501")
     control.close()
@@ -97,10 +95,8 @@ def test_port_to_another_address_is_refused(alt_gateway: Gateway, pki: Path, cer
 def test_data_connection_from_another_address_is_refused(gateway: Gateway, pki: Path, cert: CertFactory) -> None:
     control = Control(gateway.ftps_port)
     control.login(pki, cert("employee"))
-    control.send("PBSZ 0")
-    control.send("PROT P")
-    reply = control.send("EPSV")
-    port = int(reply.split("|||")[1].split("|")[0])
+    control.protect()
+    port = control.passive_port()
     with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.2", 0)):
         assert control.reply().startswith("425 Rejected data connection from foreign address 127.0.0.2")
     control.close()

@@ -52,9 +52,8 @@ def test_data_connection_from_another_client_behind_the_balancer_is_refused(
 ) -> None:
     control = Control(alt_gateway.ftps_port, host=BALANCER, source=CLIENT)
     control.login(pki, cert("oces3-employee"))
-    control.send("PBSZ 0")
-    control.send("PROT P")
-    port = int(control.send("EPSV").split("|||")[1].split("|")[0])
+    control.protect()
+    port = control.passive_port()
     with socket.create_connection((BALANCER, port), timeout=5, source_address=(THIEF, 0)):
         assert control.reply().startswith(f"425 Rejected data connection from foreign address {THIEF}")
     control.close()
@@ -86,9 +85,8 @@ def test_data_connection_from_the_balancer_without_header_is_refused(
 ) -> None:
     control = Control(alt_gateway.ftps_port, host=BALANCER, source=CLIENT)
     control.login(pki, cert("oces3-employee"))
-    control.send("PBSZ 0")
-    control.send("PROT P")
-    port = int(control.send("EPSV").split("|||")[1].split("|")[0])
+    control.protect()
+    port = control.passive_port()
     with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(PROXY_SOURCE, 0)) as data:
         data.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello, no PROXY header
         assert control.reply().startswith("425 Data connection refused: the load balancer sent no valid PROXY")

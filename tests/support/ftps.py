@@ -71,6 +71,16 @@ class Control:
         assert self.send("USER anonymous").startswith("331")
         assert self.send("PASS guest").startswith("230")
 
+    def protect(self) -> None:
+        """PBSZ 0 and PROT P: what every client sends before it may open a data connection."""
+        assert self.send("PBSZ 0").startswith("200")
+        assert self.send("PROT P").startswith("200")
+
+    def passive_port(self) -> int:
+        reply = self.send("EPSV")
+        assert reply.startswith("229"), reply
+        return int(reply.split("|||")[1].split("|")[0])
+
     def closed_by_server(self) -> bool:
         try:
             return self.file.readline() == b""
