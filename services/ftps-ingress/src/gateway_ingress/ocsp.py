@@ -128,8 +128,12 @@ class OcspChecker:
             lifetime = self.cache_seconds
             if response.next_update_utc is not None:
                 lifetime = min(lifetime, (response.next_update_utc - self.clock()).total_seconds())
+            now = time.monotonic()
             with self._lock:
-                self._cache[self._key(leaf)] = (answer, time.monotonic() + max(lifetime, 0.0))
+                # Expired answers go as new ones come, so the cache holds only the certificates
+                # seen within the cache lifetime.
+                self._cache = {key: entry for key, entry in self._cache.items() if entry[1] > now}
+                self._cache[self._key(leaf)] = (answer, now + max(lifetime, 0.0))
         return answer
 
     def _judge(self, response: ocsp.OCSPResponse, leaf: x509.Certificate, issuer: x509.Certificate, url: str) -> Answer:
