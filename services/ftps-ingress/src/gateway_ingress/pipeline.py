@@ -57,6 +57,7 @@ class UploadPipeline:
         self._main: asyncio.Task[None] | None = None
         self._background: tuple[Callable[[], Coroutine[None, None, None]], ...] = ()
         self.backlog = 0
+        self._pending: list[tuple[float, Path]] = []
         self._upload_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload")
         self.oldest_age = 0.0
 
@@ -100,6 +101,7 @@ class UploadPipeline:
             except OSError as exc:
                 log.warning("cannot read the outbox", error=repr(exc))
             else:
+                self._pending = backlog
                 self.backlog = len(backlog)
                 self.oldest_age = time.time() - backlog[0][0] if backlog else 0.0
                 metrics.OUTBOX_BACKLOG.set(self.backlog)
@@ -137,7 +139,8 @@ class UploadPipeline:
         return True
 
     async def _relay_once(self) -> None:
-        backlog = await asyncio.to_thread(self.outbox.pending)
+        # The backlog watcher's listing, at most one interval old: the outbox is listed once a round.
+        backlog = self._pending
         # Younger events may still be in their first publish by the upload that wrote them.
         cutoff = time.time() - (self.settings.publish_timeout + 1)
         for mtime, path in backlog:
