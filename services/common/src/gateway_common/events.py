@@ -3,6 +3,7 @@ that is redone after a crash produces the same event and the status history stay
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -39,6 +40,10 @@ def response_file_name(upload: events_pb2.UploadReceived, name: str) -> str:
     if not base or "\x00" in base or len(base) > 200:
         raise ValueError(f"not a usable response file name: {name!r}")
     return f"response_{upload.service}_{upload.ftp_txid}_{base}"
+
+
+# What new_id() makes: 32 lowercase hex digits. Messages carrying another form are not ours.
+GATEWAY_TXID = re.compile(r"[0-9a-f]{32}")
 
 
 def new_id() -> str:

@@ -24,13 +24,12 @@ from typing import Any
 import aio_pika
 import aio_pika.abc
 
-from gateway_common.events import new_id
+from gateway_common.events import GATEWAY_TXID, new_id
 from gateway_common.messaging import QUEUE_PARKED, RK_UPLOAD, Bus, resend
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
 from gateway_common.storage import StorageLayout
 
-_TXID = re.compile(r"[0-9a-f]{32}")
 _RETRY_LEVEL = re.compile(r"\.retry\.\d+$")
 _PARKING_HEADERS = ("x-parked-from", "x-parked-reason", "x-death", "x-first-death-queue", "x-first-death-reason")
 
@@ -95,7 +94,7 @@ async def parked(settings: ServiceSettings, replay: set[str] | None, replay_all:
 
 def upload_of(layout: StorageLayout, gateway_txid: str) -> events_pb2.UploadReceived:
     """Rebuild a transaction's upload event from its status history and its spooled payload."""
-    if not _TXID.fullmatch(gateway_txid):
+    if not GATEWAY_TXID.fullmatch(gateway_txid):
         raise LookupError(f"not a gateway transaction id: {gateway_txid!r}")
     history = events_pb2.StatusHistory()
     history.ParseFromString((layout.ledger_dir / f"{gateway_txid}.pb").read_bytes())

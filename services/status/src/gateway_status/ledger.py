@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from gateway_common.events import GATEWAY_TXID
 from gateway_common.messaging import PoisonMessage
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.storage import atomic_write
-
-_TXID = re.compile(r"[0-9a-f]{32}")
 
 # Later stages win; within a stage the later event wins. A late "sent" therefore never
 # replaces "accepted", and a response outranks both.
@@ -43,7 +41,7 @@ class Ledger:
         The status files must be written under the same lock as the history: otherwise a slower
         writer could replace a newer status file with an older one.
         """
-        if not _TXID.fullmatch(gateway_txid):
+        if not GATEWAY_TXID.fullmatch(gateway_txid):
             raise PoisonMessage(f"status event with malformed gateway_txid {gateway_txid!r}")
         with (self.directory / f"{gateway_txid}.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
