@@ -165,7 +165,7 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         else:
             # RFC 959: 452 for insufficient storage (a full disk, a failing volume).
             metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="storage").inc()
-            detail = cause.strerror or os.strerror(cause.errno or errno.EIO)
+            detail = cause.strerror or _reason(cause)
             log.error("upload could not be written", remote_ip=self.cmd_channel.remote_ip, error=repr(cause))
             reply = f"452 Upload refused: {detail}; nothing was kept. Please upload again later."
         self._resp = (reply, ftp_logger.warning)
@@ -641,18 +641,14 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             )
             return None
         except OSError as exc:
-            self._refuse(
-                "STOR", "storage", f"451 Cannot accept uploads right now: {os.strerror(exc.errno or errno.EIO)}."
-            )
+            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {_reason(exc)}.")
             return None
         gateway_txid = new_id()
         try:
             writer = SpoolWriter(self.layout.spool_dir / gateway_txid / "payload", route.max_file_size)
         except OSError as exc:
             reservation.unlink(missing_ok=True)
-            self._refuse(
-                "STOR", "storage", f"451 Cannot accept uploads right now: {os.strerror(exc.errno or errno.EIO)}."
-            )
+            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {_reason(exc)}.")
             return None
         self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
         self._upload_path = file
@@ -699,7 +695,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             return
         error = future.exception()
         if error is not None:
-            reason = os.strerror(error.errno) if isinstance(error, OSError) and error.errno else "read error"
+            reason = _reason(error, "read error")
             self.respond(f"550 Cannot hash the file: {reason}.")
             return
         digest, size = future.result()
@@ -726,7 +722,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         if error is not None:
             metrics.UPLOADS.labels(service=service, result="failed").inc()
             log.error("upload could not be stored", gateway_txid=upload.gateway_txid, error=repr(error))
-            reason = os.strerror(error.errno) if isinstance(error, OSError) and error.errno else "storage error"
+            reason = _reason(error, "storage error")
             reply = f"451 The upload could not be stored ({reason}); nothing was kept. Please upload again."
         else:
             event = future.result()
@@ -789,3 +785,8 @@ def _sha256_file(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def _reason(error: BaseException, default: str = os.strerror(errno.EIO)) -> str:
+    """What a failed file operation tells the client: the OS's words for its errno."""
+    return os.strerror(error.errno) if isinstance(error, OSError) and error.errno else default
