@@ -8,7 +8,8 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
 from gateway_ingress.certificates import CertificateValidator
-from gateway_ingress.handler import GatewayDTPHandler, GatewayHandler
+from gateway_ingress.control import GatewayHandler
+from gateway_ingress.data import GatewayDTPHandler
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
 from gateway_ingress.recent import RecentUploads

@@ -1,0 +1,125 @@
+"""The shared /out folder: deletes with an audit record, HASH/XSHA256 read off the FTP IO loop."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from gateway_common import metrics
+from gateway_common.logging import get_logger
+
+from gateway_ingress.replies import os_reason
+from gateway_ingress.session import Session
+from gateway_ingress.tenant import Area
+
+log = get_logger(__name__)
+_HASH_CHUNK = 1 << 20
+
+
+class OutCommands(Session):
+    def ftp_DELE(self, path: str) -> str | None:
+        assert self.view is not None
+        area = self.view.area(path)
+        result: str | None = super().ftp_DELE(path)
+        if result is not None and area is Area.OUT_FILE:
+            self._audit_delete(os.path.basename(path))
+        return result
+
+    def _audit_delete(self, name: str) -> None:
+        """Deletes in /out remove the file for every certificate of the company: who did it is kept."""
+        assert self.identity is not None
+        identity = self.identity
+        record = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "action": "delete",
+            "tenant": identity.tenant,
+            "file": f"out/{name}",
+            "kind": identity.kind.value,
+            "serial_number": identity.serial_number,
+            "common_name": identity.common_name,
+            "certificate_sha256": identity.fingerprint,
+            "remote_ip": self.remote_ip,
+        }
+        metrics.OUT_DELETES.labels(kind=identity.kind.value).inc()
+        log.info("out file deleted", **record)
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        asyncio.run_coroutine_threadsafe(asyncio.to_thread(_append, self.layout.audit_file, line), self.pipeline.loop)
+
+    # --- integrity of /out files (draft-bryan-ftpext-hash)
+    def ftp_HASH(self, path: str) -> None:
+        self._hash(
+            "HASH", path, lambda digest, size: f"213 SHA-256 0-{max(size - 1, 0)} {digest} {os.path.basename(path)}"
+        )
+
+    def ftp_XSHA256(self, path: str) -> None:
+        self._hash("XSHA256", path, lambda digest, _size: f"213 {digest}")
+
+    def _hash(self, command: str, path: str, reply: Any) -> None:
+        assert self.view is not None
+        if self.view.area(path) is not Area.OUT_FILE:
+            self._refuse(command, "not_out_file", f"550 {command} answers only for files in /out.")
+            return
+        if self._hashing:
+            # One file read per session at a time: pipelined HASH commands must not tie up the threads.
+            self._refuse(command, "busy", "450 A hash is still being computed; wait for its reply.")
+            return
+        self._hashing = True
+
+        def done(future: Future[tuple[str, int]]) -> None:
+            self.waker.call_soon_threadsafe(self._hash_finished, future, reply)
+
+        # Reading a whole file must not stall every other session on the FTP IO loop.
+        asyncio.run_coroutine_threadsafe(
+            asyncio.to_thread(_sha256_file, Path(path)), self.pipeline.loop
+        ).add_done_callback(done)
+
+    def _hash_finished(self, future: Future[tuple[str, int]], reply: Any) -> None:
+        self._hashing = False
+        if self._closed:
+            return
+        error = future.exception()
+        if error is not None:
+            reason = os_reason(error, "read error")
+            self.respond(f"550 Cannot hash the file: {reason}.")
+            return
+        digest, size = future.result()
+        self.respond(reply(digest, size))
+
+
+def _append(path: Path, line: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        # The structured log line already carries the record; say loudly that the file lacks it.
+        log.error("audit record not written", path=str(path), error=repr(exc), record=line.decode(errors="replace"))
+
+
+def out_usage(out_dir: Path) -> int:
+    """Bytes in a tenant's /out: one flat directory, so one scandir."""
+    try:
+        with os.scandir(out_dir) as entries:
+            return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file())
+    except FileNotFoundError:
+        return 0
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

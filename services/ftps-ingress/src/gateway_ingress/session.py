@@ -1,0 +1,100 @@
+"""What every command group of a control connection shares: the session's state and refusals.
+
+The control channel is one pyftpdlib handler class composed of command groups (login, uploads,
+/out), each a module of its own; they all derive from Session so each sees the same attributes.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
+from typing import Any, ClassVar
+
+from gateway_common import metrics
+from gateway_common.identity import Identity
+from gateway_common.logging import get_logger
+from gateway_common.routes import RouteTableSource
+from gateway_common.storage import StorageLayout
+from pyftpdlib.handlers import TLS_FTPHandler
+
+from gateway_ingress.certificates import CertificateValidator
+from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
+from gateway_ingress.limits import ClientLimits
+from gateway_ingress.pipeline import PendingUpload, UploadPipeline
+from gateway_ingress.proxy import ProxyHeaderReader, is_trusted
+from gateway_ingress.recent import RecentUploads
+from gateway_ingress.settings import IngressSettings
+from gateway_ingress.tenant import TenantView
+from gateway_ingress.waker import Waker
+
+log = get_logger(__name__)
+
+
+class Session(TLS_FTPHandler):  # type: ignore[misc]
+    tls_control_required = True
+    tls_data_required = True
+    abstracted_fs = GatewayFS
+    authorizer: SessionAuthorizer = NoLoginAuthorizer()
+    _restart_position: int
+    _prot: bool
+    _ssl_accepting: bool
+    _ssl_established: bool
+    _in_buffer: list[bytes]
+    _in_buffer_len: int
+    remote_ip: str
+    remote_port: int
+    use_sendfile = False
+    proto_cmds = TLS_FTPHandler.proto_cmds.copy()
+    proto_cmds.update(
+        {
+            "CCC": {"perm": None, "auth": False, "arg": False, "help": "Syntax: CCC (refused: TLS stays on)."},
+            "HASH": {"perm": "r", "auth": True, "arg": True, "help": "Syntax: HASH <SP> file-name (SHA-256)."},
+            "XSHA256": {"perm": "r", "auth": True, "arg": True, "help": "Syntax: XSHA256 <SP> file-name."},
+        }
+    )
+
+    # Set by build_server() on a subclass per server.
+    settings: ClassVar[IngressSettings]
+    layout: ClassVar[StorageLayout]
+    routes: ClassVar[RouteTableSource]
+    pipeline: ClassVar[UploadPipeline]
+    waker: ClassVar[Waker]
+    validator: ClassVar[CertificateValidator]
+    recent: ClassVar[RecentUploads]
+    limits: ClassVar[ClientLimits]
+    trusted_proxies: ClassVar[list[IPv4Network | IPv6Network]]
+
+    def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
+        self.identity: Identity | None = None
+        self.view: TenantView | None = None
+        self._upload: PendingUpload | None = None
+        self._hashing = False
+        self._login_pending = False
+        self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
+        self._proxy_reader: ProxyHeaderReader | None = None
+        self._counted_ip: str | None = None
+        self._session_counted = False
+        self._discarding_line = False
+        super().__init__(conn, server, ioloop)
+        if self.connected and self.behind_proxy(self.remote_ip):
+            self._proxy_reader = ProxyHeaderReader(self.settings.proxy_protocol)
+        if self.connected:
+            self._extra_feats.append("HASH SHA-256*")
+
+    def behind_proxy(self, peer_ip: str) -> bool:
+        return self.settings.proxy_protocol != "off" and is_trusted(peer_ip, self.trusted_proxies)
+
+    def _refuse(self, command: str, reason: str, reply: str) -> None:
+        self._count_refusal(command, reason, reply)
+        self.respond(reply)
+
+    def _count_refusal(self, command: str, reason: str, reply: str) -> None:
+        metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()
+        tenant = self.identity.tenant if self.identity is not None else None
+        log.info(
+            "command refused", command=command, reason=reason, reply=reply, tenant=tenant, remote_ip=self.remote_ip
+        )
+
+    def _reservation(self, view: TenantView, service: str, ftp_txid: str) -> Path:
+        """The file whose exclusive creation makes a transaction id used (MKD checks it, STOR takes it)."""
+        return self.layout.txid_dir / view.identity.tenant / service / ftp_txid

@@ -1,0 +1,150 @@
+"""Uploads: STOR takes the transaction id, the pipeline makes it durable, then the one final reply.
+
+The 226 is sent here, from on_file_received's completion, never by pyftpdlib's data channel
+(see data.py): it waits until the payload and its event are durable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import Future
+
+from gateway_common import metrics
+from gateway_common.events import new_id
+from gateway_common.logging import get_logger
+from gateway_common.proto.gateway.v1 import events_pb2
+
+from gateway_ingress.out import out_usage
+from gateway_ingress.pipeline import PendingUpload
+from gateway_ingress.replies import os_reason
+from gateway_ingress.session import Session
+from gateway_ingress.spool import SpoolWriter
+from gateway_ingress.tenant import OUT, NameRefused
+
+log = get_logger(__name__)
+
+
+class UploadCommands(Session):
+    def ftp_STOU(self, line: str) -> None:
+        self._refuse("STOU", "unsupported", "502 STOU is not supported: the file name is the transaction id.")
+
+    def ftp_APPE(self, file: str) -> None:
+        self._refuse("APPE", "unsupported", "550 Appending is not supported: a transaction is one whole file.")
+
+    def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
+        assert self.view is not None
+        assert self.identity is not None
+        if self.data_channel is not None and self.data_channel.transfer_in_progress():
+            # Pointing the running data channel at a new file would splice two uploads into one.
+            self._refuse("STOR", "transfer_in_progress", "450 A transfer is in progress; wait for its reply first.")
+            return None
+        if "a" in mode or self._restart_position:
+            self._restart_position = 0
+            self._refuse("STOR", "resume", "550 Resuming uploads is not supported: a transaction is one whole file.")
+            return None
+        try:
+            target = self.view.upload_target(file)
+        except NameRefused as exc:
+            self._refuse("STOR", "bad_name", f"553 {exc}.")
+            return None
+        route = self.routes.current().routes.get(target.service)
+        if route is None or not route.allow.permits(self.identity):
+            self._refuse("STOR", "service_not_permitted", f"550 You may not upload to {target.service!r}.")
+            return None
+        quota = self.settings.out_quota_bytes
+        if quota is not None:
+            used = out_usage(self.view.root / OUT)
+            if used > quota:
+                self._refuse(
+                    "STOR",
+                    "out_quota",
+                    f"552 Your /out holds {used} bytes, over its quota of {quota}: download and delete "
+                    "the files in /out, then upload again.",
+                )
+                return None
+        self._abandon_upload()
+        reservation = self._reservation(self.view, target.service, target.ftp_txid)
+        try:
+            reservation.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+        except FileExistsError:
+            self._refuse(
+                "STOR",
+                "duplicate_txid",
+                f"553 Transaction id {target.ftp_txid!r} was already used for {target.service}; "
+                "upload with a new, unique file name.",
+            )
+            return None
+        except OSError as exc:
+            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {os_reason(exc)}.")
+            return None
+        gateway_txid = new_id()
+        try:
+            writer = SpoolWriter(self.layout.spool_dir / gateway_txid / "payload", route.max_file_size)
+        except OSError as exc:
+            reservation.unlink(missing_ok=True)
+            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {os_reason(exc)}.")
+            return None
+        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
+        self._upload_path = file
+        if self.data_channel is not None:
+            self.respond("125 Data connection already open. Transfer starting.")
+            self.data_channel.file_obj = writer
+            self.data_channel.enable_receiving(self._current_type, "STOR")
+        else:
+            self.respond("150 File status okay. About to open data connection.")
+            self._in_dtp_queue = (writer, "STOR")
+        return file
+
+    def on_file_received(self, file: str) -> None:
+        upload, self._upload = self._upload, None
+        if upload is None:
+            return
+        started = time.perf_counter()
+        path = self._upload_path
+
+        def done(future: Future[events_pb2.UploadReceived]) -> None:
+            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started, path)
+
+        self.pipeline.finalize(upload, done)
+
+    def _upload_finished(
+        self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float, path: str
+    ) -> None:
+        metrics.UPLOAD_FINALIZE_SECONDS.observe(time.perf_counter() - started)
+        service = upload.target.service
+        error = future.exception()
+        if error is not None:
+            metrics.UPLOADS.labels(service=service, result="failed").inc()
+            log.error("upload could not be stored", gateway_txid=upload.gateway_txid, error=repr(error))
+            reason = os_reason(error, "storage error")
+            reply = f"451 The upload could not be stored ({reason}); nothing was kept. Please upload again."
+        else:
+            event = future.result()
+            metrics.UPLOADS.labels(service=service, result="received").inc()
+            metrics.UPLOAD_BYTES.labels(service=service).inc(event.size)
+            log.info(
+                "upload received",
+                gateway_txid=event.gateway_txid,
+                tenant=event.sender.tenant,
+                service=service,
+                ftp_txid=event.ftp_txid,
+                size=event.size,
+                sha256=event.sha256,
+            )
+            self.recent.add(path, event.size, time.time())
+            reply = f"226 Transfer complete; transaction {event.ftp_txid} is on its way to {service}."
+        if not self._closed:
+            self.respond(reply)
+
+    def on_incomplete_file_received(self, file: str) -> None:
+        upload = self._upload
+        self._abandon_upload()
+        if upload is not None:
+            metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
+
+    def _abandon_upload(self) -> None:
+        upload, self._upload = self._upload, None
+        if upload is not None:
+            self.pipeline.discard(upload)
