@@ -6,7 +6,6 @@ Topology (all durable, quorum queues, persistent messages, publisher confirms):
       upload.received      -> gateway.router.uploads      (router)
       dispatch.<adapter>   -> gateway.adapter.<adapter>   (adapter)
       status.event         -> gateway.status.events       (status service)
-      outbound.file        -> gateway.status.outbound     (status service)
       parked.<queue>       -> gateway.parked              (operators; see README)
     gateway.adapter.<adapter>.retry.<n>: delayed retries, dead-lettered back to the adapter queue
 
@@ -31,10 +30,8 @@ log = get_logger(__name__)
 
 RK_UPLOAD = "upload.received"
 RK_STATUS = "status.event"
-RK_OUTBOUND = "outbound.file"
 QUEUE_UPLOADS = "gateway.router.uploads"
 QUEUE_STATUS = "gateway.status.events"
-QUEUE_OUTBOUND = "gateway.status.outbound"
 QUEUE_PARKED = "gateway.parked"
 # After this many deliveries of one message (crashes, handler errors) it is parked.
 DELIVERY_LIMIT = 10
@@ -45,8 +42,7 @@ MAX_FAILURE_PAUSE = 30.0
 RECONNECT_INTERVAL = 2.0
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
-    cls.DESCRIPTOR.full_name: cls
-    for cls in (events_pb2.UploadReceived, events_pb2.Dispatch, events_pb2.StatusEvent, events_pb2.OutboundFile)
+    cls.DESCRIPTOR.full_name: cls for cls in (events_pb2.UploadReceived, events_pb2.Dispatch, events_pb2.StatusEvent)
 }
 
 
@@ -150,9 +146,6 @@ class Bus:
 
     async def declare_status(self) -> aio_pika.abc.AbstractQueue:
         return await self._declare(QUEUE_STATUS, RK_STATUS)
-
-    async def declare_outbound(self) -> aio_pika.abc.AbstractQueue:
-        return await self._declare(QUEUE_OUTBOUND, RK_OUTBOUND)
 
     async def declare_adapter(self, adapter: str) -> aio_pika.abc.AbstractQueue:
         return await self._declare(adapter_queue(adapter), dispatch_key(adapter))

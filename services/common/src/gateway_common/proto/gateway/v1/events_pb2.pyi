@@ -269,53 +269,6 @@ class StatusEvent(_message.Message):
 Global___StatusEvent: _TypeAlias = StatusEvent  # noqa: Y015
 
 @_typing.final
-class OutboundFile(_message.Message):
-    """A file a backend sends to a person or company; lands in their /out."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    EVENT_ID_FIELD_NUMBER: _builtins.int
-    BACKEND_FIELD_NUMBER: _builtins.int
-    TENANT_FIELD_NUMBER: _builtins.int
-    FILE_NAME_FIELD_NUMBER: _builtins.int
-    SPOOL_PATH_FIELD_NUMBER: _builtins.int
-    SIZE_FIELD_NUMBER: _builtins.int
-    SHA256_FIELD_NUMBER: _builtins.int
-    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
-    CREATED_AT_FIELD_NUMBER: _builtins.int
-    event_id: _builtins.str
-    backend: _builtins.str
-    tenant: _builtins.str
-    """"personal/<pid>" or "company/<cvr>"."""
-    file_name: _builtins.str
-    spool_path: _builtins.str
-    size: _builtins.int
-    sha256: _builtins.str
-    idempotency_key: _builtins.str
-    @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        event_id: _builtins.str = ...,
-        backend: _builtins.str = ...,
-        tenant: _builtins.str = ...,
-        file_name: _builtins.str = ...,
-        spool_path: _builtins.str = ...,
-        size: _builtins.int = ...,
-        sha256: _builtins.str = ...,
-        idempotency_key: _builtins.str = ...,
-        created_at: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "created_at", b"created_at", "event_id", b"event_id", "file_name", b"file_name", "idempotency_key", b"idempotency_key", "sha256", b"sha256", "size", b"size", "spool_path", b"spool_path", "tenant", b"tenant"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___OutboundFile: _TypeAlias = OutboundFile  # noqa: Y015
-
-@_typing.final
 class StatusHistory(_message.Message):
     """Everything the status service has recorded for one transaction (its ledger entry)."""
 
