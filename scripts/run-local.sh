@@ -15,8 +15,10 @@ bin=.venv/bin
 : "${GATEWAY_CRL_FETCH:=false}"
 : "${GATEWAY_FTPS_PORT:=6371}"
 : "${GATEWAY_LOG_FORMAT:=console}"
+# The demo talks to the local RabbitMQ with its default account; deployments must not.
+: "${GATEWAY_DEMO:=true}"
 export GATEWAY_DATA_DIR GATEWAY_ROUTES_FILE GATEWAY_TLS_CERT_FILE GATEWAY_TLS_KEY_FILE GATEWAY_CLIENT_CA_FILE \
-  GATEWAY_CRL_FILES GATEWAY_CRL_FETCH GATEWAY_FTPS_PORT GATEWAY_LOG_FORMAT
+  GATEWAY_CRL_FILES GATEWAY_CRL_FETCH GATEWAY_FTPS_PORT GATEWAY_LOG_FORMAT GATEWAY_DEMO
 
 scripts/ensure-rabbitmq.sh
 $bin/gateway-pki demo --dir var/pki

@@ -65,6 +65,7 @@ class Gateway:
         env |= {
             "GATEWAY_DATA_DIR": str(self.data_dir),
             "GATEWAY_AMQP_URL": self.amqp_url,
+            "GATEWAY_DEMO": "true",
             "GATEWAY_ROUTES_FILE": str(self.routes_file),
             "GATEWAY_LOG_FORMAT": "json",
             "GATEWAY_HTTP_HOST": "127.0.0.1",

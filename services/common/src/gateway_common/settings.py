@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,10 @@ class ServiceSettings(BaseSettings):
         default="amqp://guest:guest@127.0.0.1:5672/",
         description="RabbitMQ connection URL.",
     )
+    demo: bool = Field(
+        default=False,
+        description="Local demo and tests only: accept the broker's default credentials (guest:guest).",
+    )
     amqp_exchange: str = Field(default="gateway", description="Topic exchange for all events.")
     amqp_prefetch: int = Field(default=32, ge=1, description="Unacked messages per consumer.")
     routes_file: Path = Field(
@@ -38,3 +43,15 @@ class ServiceSettings(BaseSettings):
     http_host: str = Field(default="0.0.0.0", description="Bind address of /metrics and probes.")
     http_port: int = Field(default=8080, description="Port of /metrics, /healthz and /readyz.")
     node_name: str = Field(default_factory=socket.gethostname, description="Name of this replica in logs and events.")
+
+    @model_validator(mode="after")
+    def _no_default_credentials(self) -> Self:
+        # guest:guest is every RabbitMQ's first account; a deployment that still uses it has an
+        # open broker, so it must be a conscious demo choice (`make run` and the tests set it).
+        parts = urlsplit(self.amqp_url)
+        if not self.demo and (parts.username or "guest") == "guest" and (parts.password or "guest") == "guest":
+            raise ValueError(
+                "GATEWAY_AMQP_URL uses the broker's default credentials (guest:guest): give the gateway its "
+                "own RabbitMQ user, or set GATEWAY_DEMO=true for a local demo"
+            )
+        return self

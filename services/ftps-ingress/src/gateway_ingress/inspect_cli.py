@@ -83,7 +83,9 @@ def inspect(path: Path, settings: IngressSettings) -> tuple[int, list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = IngressSettings()
+    # It reads only the certificate settings and never connects to the broker, so an operator's
+    # shell without GATEWAY_AMQP_URL must not be refused for the broker's default credentials.
+    settings = IngressSettings(demo=True)
     configure_logging("gateway-cert", "WARNING", "console")
     status, lines = inspect(args.file, settings)
     print("\n".join(lines), file=sys.stderr if status == 2 else sys.stdout)
