@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from gateway_common.proto.gateway.v1 import identity_pb2
+from gateway_common.refusal import Refusal
 
 ORGANIZATION_IDENTIFIER = ObjectIdentifier("2.5.4.97")
 
@@ -49,13 +50,8 @@ _KIND_TO_PROTO = {
 _PROTO_TO_KIND = {v: k for k, v in _KIND_TO_PROTO.items()}
 
 
-class IdentityError(ValueError):
+class IdentityError(Refusal, ValueError):
     """The certificate does not carry an OCES identity the gateway understands."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

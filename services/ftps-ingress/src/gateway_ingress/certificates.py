@@ -29,6 +29,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from gateway_common.identity import CertificateKind, Identity, IdentityError, identify
+from gateway_common.refusal import Refusal
 from OpenSSL import crypto
 
 from gateway_ingress.ocsp import OcspChecker
@@ -64,15 +65,12 @@ _UNDERSTOOD_CRITICAL = {
 }
 
 
-class CertificateRefused(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+class CertificateRefused(Refusal):
+    """The certificate or its chain is not trusted for login."""
 
 
 @dataclass(frozen=True)
-class Accepted:
+class TrustedCertificate:
     identity: Identity
     chain: tuple[x509.Certificate, ...]  # leaf first, trusted root last
     policy: str
@@ -106,7 +104,7 @@ class CertificateValidator:
         for cert in self.trusted:
             self._store.add_cert(crypto.X509.from_cryptography(cert))
 
-    def validate(self, leaf: x509.Certificate, sent: Sequence[x509.Certificate] = ()) -> Accepted:
+    def validate(self, leaf: x509.Certificate, sent: Sequence[x509.Certificate] = ()) -> TrustedCertificate:
         """Return what the gateway knows about ``leaf`` or raise CertificateRefused saying why."""
         chain = self._verify_chain(leaf, [cert for cert in sent if cert != leaf])
         self._check_usage(leaf)
@@ -123,7 +121,7 @@ class CertificateValidator:
                 self.crls.cache.check(chain)
             except RevocationError as exc:
                 raise CertificateRefused(exc.reason, exc.detail) from exc
-        return Accepted(identity, chain, policy)
+        return TrustedCertificate(identity, chain, policy)
 
     def _verify_chain(self, leaf: x509.Certificate, sent: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
         context = crypto.X509StoreContext(

@@ -13,9 +13,10 @@ from typing import Any
 from gateway_common import metrics
 from gateway_common.identity import Identity, IdentityError, identify
 from gateway_common.logging import get_logger
+from gateway_common.refusal import Refusal
 from OpenSSL import SSL
 
-from gateway_ingress.certificates import Accepted, CertificateRefused, CertificateValidator
+from gateway_ingress.certificates import CertificateRefused, CertificateValidator, TrustedCertificate
 from gateway_ingress.filesystem import SessionAuthorizer
 from gateway_ingress.ocsp import Answer
 from gateway_ingress.session import Session
@@ -24,14 +25,11 @@ from gateway_ingress.tenant import TenantView
 log = get_logger(__name__)
 
 
-class LoginRefused(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+class LoginRefused(Refusal):
+    """The client may not log in; ``detail`` is the 530 reply's text."""
 
 
-def authenticate(connection: object, validator: CertificateValidator) -> Accepted:
+def authenticate(connection: object, validator: CertificateValidator) -> TrustedCertificate:
     """Validate the certificate of the client on ``connection`` or raise LoginRefused."""
     if not isinstance(connection, SSL.Connection):
         raise LoginRefused("no_tls", "Use AUTH TLS before logging in.")

@@ -24,15 +24,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from gateway_common import metrics
 from gateway_common.logging import get_logger
+from gateway_common.refusal import Refusal
 
 log = get_logger(__name__)
 
 
-class RevocationError(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+class RevocationError(Refusal):
+    """The certificate is revoked, or its revocation status cannot be known."""
 
 
 @dataclass(frozen=True)
