@@ -6,7 +6,7 @@ around it (rate limit, OCSP off the IO loop, the tenant view of an accepted iden
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from concurrent.futures import Future
 from typing import Any
 
@@ -81,10 +81,7 @@ class LoginCommands(Session):
             return
         # The responder is asked in the pipeline thread; the reply to PASS waits for it.
         self._login_pending = True
-        future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(ocsp.query, leaf, issuer), self.pipeline.loop)
-        future.add_done_callback(
-            lambda done: self.waker.call_soon_threadsafe(self._ocsp_answered, accepted.identity, line, done)
-        )
+        self.off_loop(ocsp.query, leaf, issuer, then=functools.partial(self._ocsp_answered, accepted.identity, line))
 
     def _ocsp_answered(self, identity: Identity, line: str, future: Future[Answer]) -> None:
         self._login_pending = False

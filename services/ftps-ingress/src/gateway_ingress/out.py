@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -49,7 +49,7 @@ class OutCommands(Session):
         metrics.OUT_DELETES.labels(kind=identity.kind.value).inc()
         log.info("out file deleted", **record)
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-        asyncio.run_coroutine_threadsafe(asyncio.to_thread(_append, self.layout.audit_file, line), self.pipeline.loop)
+        self.off_loop(_append, self.layout.audit_file, line)
 
     # --- integrity of /out files (draft-bryan-ftpext-hash)
     def ftp_HASH(self, path: str) -> None:
@@ -71,15 +71,10 @@ class OutCommands(Session):
             return
         self._hashing = True
 
-        def done(future: Future[tuple[str, int]]) -> None:
-            self.waker.call_soon_threadsafe(self._hash_finished, future, reply)
-
         # Reading a whole file must not stall every other session on the FTP IO loop.
-        asyncio.run_coroutine_threadsafe(
-            asyncio.to_thread(_sha256_file, Path(path)), self.pipeline.loop
-        ).add_done_callback(done)
+        self.off_loop(_sha256_file, Path(path), then=functools.partial(self._hash_finished, reply))
 
-    def _hash_finished(self, future: Future[tuple[str, int]], reply: Any) -> None:
+    def _hash_finished(self, reply: Any, future: Future[tuple[str, int]]) -> None:
         self._hashing = False
         if self._closed:
             return

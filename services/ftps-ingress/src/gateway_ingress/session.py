@@ -6,9 +6,12 @@ The control channel is one pyftpdlib handler class composed of command groups (l
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Future
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from gateway_common import metrics
 from gateway_common.identity import Identity
@@ -28,6 +31,7 @@ from gateway_ingress.tenant import TenantView
 from gateway_ingress.waker import Waker
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 class Session(TLS_FTPHandler):  # type: ignore[misc]
@@ -94,6 +98,19 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
         log.info(
             "command refused", command=command, reason=reason, reply=reply, tenant=tenant, remote_ip=self.remote_ip
         )
+
+    def off_loop(self, function: Callable[..., T], *args: Any, then: Callable[[Future[T]], None] | None = None) -> None:
+        """Run blocking ``function(*args)`` on the pipeline's threads, never on the FTP IO loop.
+
+        ``then`` gets the finished future back on the FTP IO loop, where it may reply.
+        """
+        future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(function, *args), self.pipeline.loop)
+        if then is not None:
+            future.add_done_callback(self.on_loop(then))
+
+    def on_loop(self, then: Callable[..., None], *args: Any) -> Callable[[Future[Any]], None]:
+        """A done-callback for another thread's future: ``then(*args, future)`` runs on the FTP IO loop."""
+        return lambda future: self.waker.call_soon_threadsafe(then, *args, future)
 
     def _reservation(self, view: TenantView, service: str, ftp_txid: str) -> Path:
         """The file whose exclusive creation makes a transaction id used (MKD checks it, STOR takes it)."""

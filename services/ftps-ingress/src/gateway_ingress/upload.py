@@ -104,13 +104,10 @@ class UploadCommands(Session):
         started = time.perf_counter()
         path = self._upload_path
 
-        def done(future: Future[events_pb2.UploadReceived]) -> None:
-            self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started, path)
-
-        self.pipeline.finalize(upload, done)
+        self.pipeline.finalize(upload, self.on_loop(self._upload_finished, upload, started, path))
 
     def _upload_finished(
-        self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float, path: str
+        self, upload: PendingUpload, started: float, path: str, future: Future[events_pb2.UploadReceived]
     ) -> None:
         metrics.UPLOAD_FINALIZE_SECONDS.observe(time.perf_counter() - started)
         service = upload.target.service
