@@ -25,9 +25,10 @@ import aio_pika.abc
 from pydantic import Field, PositiveFloat
 
 from gateway_common import metrics
-from gateway_common.events import response_file_name, status_event
+from gateway_common.events import status_event
 from gateway_common.logging import get_logger
 from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, retry_queue
+from gateway_common.naming import Naming
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
 from gateway_common.storage import StorageLayout, atomic_write
@@ -160,7 +161,7 @@ class Adapter(abc.ABC):
     ) -> None:
         """Spool the backend's response file, then tell the status service to hand it out."""
         try:
-            name = response_file_name(upload, response.name)
+            name = Naming.response(upload.service, upload.ftp_txid, response.name)
         except ValueError as exc:
             bound.warning("backend response dropped", reason=str(exc))
             return

@@ -37,14 +37,6 @@ _SLUG: dict[int, str] = {
 }
 
 
-def response_file_name(upload: events_pb2.UploadReceived, name: str) -> str:
-    """Name of a backend's response file in the sender's /out: unique per transaction."""
-    base = name.rsplit("/", 1)[-1].lstrip(".")
-    if not base or "\x00" in base or len(base) > 200:
-        raise ValueError(f"not a usable response file name: {name!r}")
-    return f"response_{upload.service}_{upload.ftp_txid}_{base}"
-
-
 # What new_id() makes: 32 lowercase hex digits. Messages carrying another form are not ours.
 GATEWAY_TXID = re.compile(r"[0-9a-f]{32}")
 

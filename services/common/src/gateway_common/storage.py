@@ -15,20 +15,31 @@ import os
 import re
 import secrets
 import shutil
+import unicodedata
 from pathlib import Path
 
 _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 TMP_PREFIX = ".tmp-"
 
 
+# Longest file name in bytes (ext4, XFS, NFS); atomic_write's temporary name adds TMP_OVERHEAD.
+NAME_MAX = 255
+TMP_OVERHEAD = len(TMP_PREFIX) + 9  # ".tmp-" before, "." and 8 hex digits after
+
+
 def is_safe_file_name(name: str, reserved: tuple[str, ...] = ()) -> bool:
-    """Whether ``name`` can be a file directly in an /out folder: one visible path component."""
+    """Whether ``name`` can be a file directly in an /out folder: one visible path component.
+
+    Control characters (a CR/LF would forge lines in every client's LIST, and FTP cannot name
+    such a file to delete it) and invisible format characters such as the bidi override U+202E
+    are refused; ``reserved`` prefixes are compared case-insensitively.
+    """
     return (
         bool(name)
-        and len(name) <= 255
+        and len(name.encode(errors="surrogatepass")) <= NAME_MAX
         and "/" not in name
-        and "\x00" not in name
-        and not name.startswith((".", *reserved))
+        and not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name)
+        and not name.casefold().startswith((".", *(prefix.casefold() for prefix in reserved)))
     )
 
 

@@ -24,8 +24,7 @@ def main() -> None:
             writer = StatusWriter(
                 layout,
                 per_code_files=settings.status_file_naming == "per-code",
-                template=settings.status_file_template,
-                code_template=settings.status_file_code_template,
+                naming=settings.naming(),
             )
             await bus.consume(await bus.declare_status(), writer.handle)
             await run_retention(layout, settings.retention_days, settings.retention_interval)
