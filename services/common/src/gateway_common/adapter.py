@@ -141,6 +141,9 @@ class Adapter(abc.ABC):
             metrics.DELIVERIES.labels(adapter=self.name, result="retry").inc()
             await self._retry_or_fail(dispatch, TransientError("adapter_error", f"{type(exc).__name__}: {exc}"), bound)
         else:
+            # Code 1 ("sent") only now that the backend system has the file; stamped before
+            # "accepted" so the history keeps that order.
+            sent = status_event(upload, events_pb2.STATUS_CODE_SENT, self.source, backend_txid=accepted.backend_txid)
             event = status_event(
                 upload,
                 events_pb2.STATUS_CODE_ACCEPTED,
@@ -148,6 +151,7 @@ class Adapter(abc.ABC):
                 message=accepted.message,
                 backend_txid=accepted.backend_txid,
             )
+            await self.bus.publish(RK_STATUS, sent, sent.event_id)
             await self.bus.publish(RK_STATUS, event, event.event_id)
             metrics.DELIVERIES.labels(adapter=self.name, result="accepted").inc()
             bound.info("delivered", backend_txid=accepted.backend_txid)
