@@ -75,6 +75,15 @@ class StorageLayout:
         return str(path.relative_to(self.data_dir))
 
 
+def out_usage(out: Path) -> int:
+    """Bytes of the files in a tenant's /out: one flat directory, so one scandir."""
+    try:
+        with os.scandir(out) as entries:
+            return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file())
+    except FileNotFoundError:
+        return 0
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -31,7 +31,9 @@ def main() -> None:
         finally:
             await bus.close()
 
-    outbound = Outbound(layout, settings.outbound_tokens, settings.outbound_max_size)
+    outbound = Outbound(
+        layout, settings.outbound_tokens, settings.outbound_max_size, settings.outbound_quota_bytes, settings.naming()
+    )
     run_service(
         "status",
         settings,

@@ -4,6 +4,8 @@ from gateway_common.naming import STATUS_FILE_CODE_TEMPLATE, STATUS_FILE_TEMPLAT
 from gateway_common.settings import ServiceSettings
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from gateway_status.tokens import BackendScope
+
 
 class StatusSettings(ServiceSettings):
     http_port: int = Field(default=9103, description="Port of /metrics and probes.")
@@ -45,11 +47,33 @@ class StatusSettings(ServiceSettings):
     def naming(self) -> Naming:
         return Naming(self.status_file_template, self.status_file_code_template)
 
-    outbound_tokens: dict[str, str] = Field(
+    outbound_tokens: dict[str, BackendScope] = Field(
         default_factory=dict,
         description=(
-            "Backends allowed to push outbound files, as JSON {backend: sha256 hex of its bearer token}; "
-            "empty: the outbound API refuses everyone."
+            "Backends allowed to use the API, as JSON {backend: {token_sha256, kinds, cvrs, names, services}}: "
+            "the SHA-256 hex of its bearer token and its scope (recipient kinds personal/company, company CVRs "
+            "(empty: any), outbound file name patterns, services whose transactions it may answer); "
+            "empty lists allow nothing, and an empty map refuses everyone."
         ),
     )
     outbound_max_size: int = Field(default=100 * 1024 * 1024, ge=1, description="Largest outbound file (bytes).")
+    outbound_quota_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Outbound pushes are refused (507) while they would take a recipient's /out over this many bytes; "
+            "keep it below the ingress's GATEWAY_OUT_QUOTA_BYTES so backends cannot block uploads."
+        ),
+    )
+
+    @field_validator("outbound_tokens", mode="before")
+    @classmethod
+    def _scoped(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for backend, entry in value.items():
+                if isinstance(entry, str):
+                    raise ValueError(
+                        f"backend {backend!r}: give its token a scope, "
+                        '{"token_sha256": "...", "kinds": [...], "cvrs": [...], "names": [...], "services": [...]}'
+                    )
+        return value
