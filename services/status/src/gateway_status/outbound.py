@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -81,17 +81,10 @@ class Outbound:
                 "push again once the recipient has downloaded and deleted files",
             )
 
-    @contextlib.contextmanager
-    def _locked(self, record: Path) -> Iterator[None]:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        with record.with_suffix(".lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
-
     def place(self, backend: str, key: str, out: Path, name: str, tmp: Path, placed: Placed) -> bool:
         """Link ``tmp`` into ``out`` as ``name`` once per key; return False for a repeated key."""
-        record = self.records / backend / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
-        with self._locked(record):
+        record = key_record(self.records, backend, key)
+        with locked(record):
             if record.exists():
                 earlier = Placed(**json.loads(record.read_text()))
                 if (earlier.sha256, earlier.file_name) != (placed.sha256, placed.file_name):
@@ -108,6 +101,51 @@ class Outbound:
             fsync_dir(out)
             atomic_write(record, json.dumps({**placed.__dict__, "linked": True}).encode())
             return True
+
+
+def key_record(records: Path, backend: str, key: str) -> Path:
+    """Where what a backend did under one Idempotency-Key is kept."""
+    return records / backend / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+
+@contextlib.contextmanager
+def locked(record: Path) -> Iterator[None]:
+    """Hold a key's lock (across replicas on shared storage) while its record changes."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    with record.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@dataclass(frozen=True)
+class Received:
+    tmp: Path
+    sha256: str
+    size: int
+
+
+@contextlib.asynccontextmanager
+async def received_body(request: Request, directory: Path, max_size: int) -> AsyncIterator[Received]:
+    """Stream the request body into a hidden, fsync'd file in ``directory``; removed afterwards."""
+    try:
+        tmp, handle = await asyncio.to_thread(_open_tmp, directory)
+    except OSError as exc:
+        raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
+    try:
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_size:
+                raise HTTPException(413, f"files may be at most {max_size} bytes")
+            digest.update(chunk)
+            await asyncio.to_thread(handle.write, chunk)
+        await asyncio.to_thread(_finish, handle)
+        yield Received(tmp, digest.hexdigest(), size)
+    except OSError as exc:
+        raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
+    finally:
+        handle.close()
+        await asyncio.to_thread(tmp.unlink, missing_ok=True)
 
 
 def check_file_name(name: str, reserved: tuple[str, ...]) -> None:
@@ -187,34 +225,24 @@ def build_outbound_app(outbound: Outbound) -> FastAPI:
             metrics.OUTBOUND_FILES.labels(backend=backend, result=str(exc.status_code)).inc()
             raise
         try:
-            tmp, handle = await asyncio.to_thread(_open_tmp, out)
-        except OSError as exc:
-            raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
-        try:
-            digest, size = hashlib.sha256(), 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > outbound.max_size:
-                    raise HTTPException(413, f"files may be at most {outbound.max_size} bytes")
-                digest.update(chunk)
-                await asyncio.to_thread(handle.write, chunk)
-            await asyncio.to_thread(_finish, handle)
-            # Counted again with the real size: a chunked body declares none up front.
-            await asyncio.to_thread(outbound.check_room, out, size)
-            placed = Placed(file_name, size, digest.hexdigest())
-            new = await asyncio.to_thread(outbound.place, backend, idempotency_key, out, file_name, tmp, placed)
+            async with received_body(request, out, outbound.max_size) as body:
+                # Counted again with the real size: a chunked body declares none up front.
+                await asyncio.to_thread(outbound.check_room, out, body.size)
+                placed = Placed(file_name, body.size, body.sha256)
+                new = await asyncio.to_thread(
+                    outbound.place, backend, idempotency_key, out, file_name, body.tmp, placed
+                )
         except HTTPException as exc:
             metrics.OUTBOUND_FILES.labels(backend=backend, result=str(exc.status_code)).inc()
             raise
-        except OSError as exc:
-            metrics.OUTBOUND_FILES.labels(backend=backend, result="storage").inc()
-            raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
-        finally:
-            handle.close()
-            await asyncio.to_thread(tmp.unlink, missing_ok=True)
         metrics.OUTBOUND_FILES.labels(backend=backend, result="placed" if new else "repeated").inc()
         log.info(
-            "outbound file", backend=backend, tenant=f"{kind}/{recipient}", file_name=file_name, size=size, new=new
+            "outbound file",
+            backend=backend,
+            tenant=f"{kind}/{recipient}",
+            file_name=file_name,
+            size=placed.size,
+            new=new,
         )
         return JSONResponse(placed.__dict__, status_code=201 if new else 200)
 

@@ -82,7 +82,11 @@ class StatusWriter:
     async def handle(self, event: events_pb2.StatusEvent, _raw: aio_pika.abc.AbstractIncomingMessage) -> None:
         if not isinstance(event, events_pb2.StatusEvent):
             raise PoisonMessage("status queue expects StatusEvent messages")
-        current, new = await asyncio.to_thread(self._write, event)
+        await asyncio.to_thread(self.write, event)
+
+    def write(self, event: events_pb2.StatusEvent) -> None:
+        """Write the event's files (unless it was seen before), count and log it."""
+        current, new = self._write(event)
         if not new:
             log.info("duplicate status event ignored", event_id=event.event_id)
             return
