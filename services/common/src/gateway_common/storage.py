@@ -7,6 +7,8 @@
 <data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
 <data_dir>/tenants/<tenant>/out/          what clients download: status and response files
 <data_dir>/audit/out-deletes.jsonl        append-only record of files clients deleted from /out
+<data_dir>/outbound/<backend>/<key>.json  what a backend pushed under each Idempotency-Key
+<data_dir>/responses/<backend>/<key>.json what a backend answered under each Idempotency-Key
 """
 
 from __future__ import annotations
