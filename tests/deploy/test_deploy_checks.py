@@ -354,7 +354,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 # Values of Secrets the chart only refers to (existingSecret, the operator's default user).
 SECRET_PLACEHOLDERS = {
     "GATEWAY_AMQP_URL": "amqp://gateway:secret@rabbitmq.example:5672/",
-    "GATEWAY_OUTBOUND_TOKENS": json.dumps({"skat": "0" * 64}),
+    "GATEWAY_OUTBOUND_TOKENS": json.dumps({"skat": {"token_sha256": "0" * 64, "kinds": ["company"], "names": ["*"]}}),
 }
 
 
@@ -472,7 +472,10 @@ def test_full_values_reach_the_services(tools: Path, monkeypatch: pytest.MonkeyP
     assert isinstance(status, StatusSettings)
     assert status.status_file_naming == "per-code"
     assert status.retention_days == full["status"]["retentionDays"]
-    assert status.outbound_tokens == full["status"]["api"]["tokens"]
+    assert {k: v.model_dump() for k, v in status.outbound_tokens.items()} == {
+        k: {"cvrs": [], "services": [], **v} for k, v in full["status"]["api"]["tokens"].items()
+    }
+    assert status.outbound_quota_bytes == full["status"]["api"]["outboundQuotaBytes"]
     (cpr,) = found["adapter-cpr"]
     assert isinstance(cpr, AdapterSettings)
     assert cpr.max_attempts == 8
@@ -487,7 +490,8 @@ def test_outbound_api_is_opened_to_backends_only_when_enabled(tools: Path) -> No
     assert "gw-ftps-gateway-status-api" not in names
     assert "gw-ftps-gateway-outbound-tokens" not in names
     backends = [{"namespaceSelector": {"matchLabels": {"team": "backends"}}}]
-    error = render(tools, {"status": {"api": {"enabled": True, "tokens": {"b": "0" * 64}}}}, expect_error=True)
+    token = {"b": {"token_sha256": "0" * 64, "kinds": ["company"], "names": ["*.pdf"]}}
+    error = render(tools, {"status": {"api": {"enabled": True, "tokens": token}}}, expect_error=True)
     assert "allowedFrom" in error
     error = render(tools, {"status": {"api": {"enabled": True, "allowedFrom": backends}}}, expect_error=True)
     assert "no backend has a token" in error

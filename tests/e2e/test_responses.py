@@ -22,7 +22,7 @@ def test_backend_response_file_lands_in_out_with_status_3(gateway: Gateway, pki:
 
     status = wait_for_status(gateway.out_dir(TENANT), f"status_tax-reports_{txid}.xml", 3)
     name = status.findtext("ResponseFileName") or ""
-    assert name == f"response_tax-reports_{txid}_receipt.xml"
+    assert name == f"response_tax-reports_{txid}~receipt.xml"
     assert [e.findtext("StatusCode") for e in status.iter("Event")] == ["1", "2", "3"]
     backend_txid = status.findtext("BackendTransactionID")
     # The client fetches it over FTPS like any other file in /out.

@@ -33,7 +33,10 @@ def _event(upload: events_pb2.UploadReceived, code: int, seconds: int) -> events
 
 def _record(ledger: Ledger, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
     with ledger.locked(event.gateway_txid):
-        return ledger.record(event)
+        history, new = ledger.history_with(event)
+        if new:  # as the writer does once the event's files are written
+            ledger.save(event.gateway_txid, history)
+        return history, new
 
 
 def test_redelivered_event_is_recorded_once(tmp_path: Path) -> None:

@@ -85,19 +85,19 @@ def test_schema_rejects_what_the_writer_never_writes() -> None:
 
 
 def test_configurable_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GATEWAY_STATUS_FILE_TEMPLATE", "{service}-{txid}.status.xml")
-    monkeypatch.setenv("GATEWAY_STATUS_FILE_CODE_TEMPLATE", "{service}-{txid}-{code}.status.xml")
+    monkeypatch.setenv("GATEWAY_STATUS_FILE_TEMPLATE", "gw-status_{service}_{txid}.status.xml")
+    monkeypatch.setenv("GATEWAY_STATUS_FILE_CODE_TEMPLATE", "gw-status_{service}_{txid}~{code}.status.xml")
     settings = StatusSettings()
     layout = StorageLayout(tmp_path)
     layout.ensure()
-    writer = StatusWriter(layout, True, settings.status_file_template, settings.status_file_code_template)
+    writer = StatusWriter(layout, True, settings.naming())
     for event in journeys()[0]:
         writer._write(event)
     names = sorted(p.name for p in layout.out_dir(TENANT).iterdir())
     assert names == [
-        "tax-reports-report (1).xml-1.status.xml",
-        "tax-reports-report (1).xml-2.status.xml",
-        "tax-reports-report (1).xml.status.xml",
+        "gw-status_tax-reports_report (1).xml.status.xml",
+        "gw-status_tax-reports_report (1).xml~1.status.xml",
+        "gw-status_tax-reports_report (1).xml~2.status.xml",
     ]
 
 
@@ -108,6 +108,9 @@ def test_configurable_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ("GATEWAY_STATUS_FILE_TEMPLATE", "../{service}_{txid}.xml"),
         ("GATEWAY_STATUS_FILE_TEMPLATE", "{service}_{txid}_{user}.xml"),
         ("GATEWAY_STATUS_FILE_CODE_TEMPLATE", "status_{service}_{txid}.xml"),
+        ("GATEWAY_STATUS_FILE_CODE_TEMPLATE", "status_{service}_{txid}_{code}.xml"),
+        ("GATEWAY_STATUS_FILE_CODE_TEMPLATE", "other_{service}_{txid}~{code}.xml"),
+        ("GATEWAY_STATUS_FILE_TEMPLATE", "response_{service}_{txid}.xml"),
     ],
 )
 def test_unsafe_templates_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, template: str) -> None:

@@ -23,6 +23,11 @@ BIN = Path(sys.executable).parent
 # The bearer token of the "demo" backend for the outbound file API, and its size limit.
 OUTBOUND_TOKEN = "demo-backend-token"
 OUTBOUND_MAX_SIZE = 1 << 20
+# How full outbound pushes may make a recipient's /out (the ingress's upload quota stays 100 MiB).
+OUTBOUND_QUOTA = 4 << 20
+# A second backend: PDF files for one company only, and no transactions to answer.
+SCOPED_TOKEN = "scoped-backend-token"
+SCOPED_CVR = "12345678"
 SERVICES = ("router", "status", "adapter-heartbeat", "adapter-http", "ingress")
 
 
@@ -82,8 +87,24 @@ class Gateway:
             # Every test client comes from 127.0.0.1: per-IP limits are tested on gateways that set them.
             "GATEWAY_MAX_LOGINS_PER_MINUTE_PER_IP": "100000",
             "GATEWAY_MAX_CONNECTIONS_PER_IP": "256",
-            "GATEWAY_OUTBOUND_TOKENS": json.dumps({"demo": hashlib.sha256(OUTBOUND_TOKEN.encode()).hexdigest()}),
+            "GATEWAY_OUTBOUND_TOKENS": json.dumps(
+                {
+                    "demo": {
+                        "token_sha256": hashlib.sha256(OUTBOUND_TOKEN.encode()).hexdigest(),
+                        "kinds": ["personal", "company"],
+                        "names": ["*"],
+                        "services": ["tax-reports", "heartbeat"],
+                    },
+                    "scoped": {
+                        "token_sha256": hashlib.sha256(SCOPED_TOKEN.encode()).hexdigest(),
+                        "kinds": ["company"],
+                        "cvrs": [SCOPED_CVR],
+                        "names": ["*.pdf"],
+                    },
+                }
+            ),
             "GATEWAY_OUTBOUND_MAX_SIZE": str(OUTBOUND_MAX_SIZE),
+            "GATEWAY_OUTBOUND_QUOTA_BYTES": str(OUTBOUND_QUOTA),
         }
         if service in self.http_ports:
             env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])

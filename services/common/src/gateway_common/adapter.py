@@ -25,9 +25,10 @@ import aio_pika.abc
 from pydantic import Field, PositiveFloat
 
 from gateway_common import metrics
-from gateway_common.events import response_file_name, status_event
+from gateway_common.events import status_event
 from gateway_common.logging import get_logger
 from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, retry_queue
+from gateway_common.naming import Naming
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
 from gateway_common.storage import StorageLayout, atomic_write
@@ -140,6 +141,9 @@ class Adapter(abc.ABC):
             metrics.DELIVERIES.labels(adapter=self.name, result="retry").inc()
             await self._retry_or_fail(dispatch, TransientError("adapter_error", f"{type(exc).__name__}: {exc}"), bound)
         else:
+            # Code 1 ("sent") only now that the backend system has the file; stamped before
+            # "accepted" so the history keeps that order.
+            sent = status_event(upload, events_pb2.STATUS_CODE_SENT, self.source, backend_txid=accepted.backend_txid)
             event = status_event(
                 upload,
                 events_pb2.STATUS_CODE_ACCEPTED,
@@ -147,6 +151,7 @@ class Adapter(abc.ABC):
                 message=accepted.message,
                 backend_txid=accepted.backend_txid,
             )
+            await self.bus.publish(RK_STATUS, sent, sent.event_id)
             await self.bus.publish(RK_STATUS, event, event.event_id)
             metrics.DELIVERIES.labels(adapter=self.name, result="accepted").inc()
             bound.info("delivered", backend_txid=accepted.backend_txid)
@@ -160,7 +165,7 @@ class Adapter(abc.ABC):
     ) -> None:
         """Spool the backend's response file, then tell the status service to hand it out."""
         try:
-            name = response_file_name(upload, response.name)
+            name = Naming.response(upload.service, upload.ftp_txid, response.name)
         except ValueError as exc:
             bound.warning("backend response dropped", reason=str(exc))
             return

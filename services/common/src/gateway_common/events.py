@@ -20,11 +20,14 @@ XML_CODE: dict[int, int] = {
     events_pb2.STATUS_CODE_ACCEPTED: 2,
     events_pb2.STATUS_CODE_RESPONSE: 3,
 }
+# Codes 0-2: the client guide's sentences word for word (scripts match them); code 3 is ours.
 STATUS_TEXT: dict[int, str] = {
-    events_pb2.STATUS_CODE_ERROR: "An error has occurred",
-    events_pb2.STATUS_CODE_SENT: "File has been sent to the Backend System / Business Service",
-    events_pb2.STATUS_CODE_ACCEPTED: "The Backend System / Business Service has accepted the file",
-    events_pb2.STATUS_CODE_RESPONSE: "A response from the Backend System / Business Service is available",
+    events_pb2.STATUS_CODE_ERROR: "An error has occurred.",
+    events_pb2.STATUS_CODE_SENT: "File has been sent to requested Backend System / Business Service.",
+    events_pb2.STATUS_CODE_ACCEPTED: "Requested Backend System / Business Service has successfully accepted the file.",
+    events_pb2.STATUS_CODE_RESPONSE: (
+        "Requested Backend System / Business Service has sent a response; it is in /out."
+    ),
 }
 _SLUG: dict[int, str] = {
     events_pb2.STATUS_CODE_ERROR: "error",
@@ -32,14 +35,6 @@ _SLUG: dict[int, str] = {
     events_pb2.STATUS_CODE_ACCEPTED: "accepted",
     events_pb2.STATUS_CODE_RESPONSE: "response",
 }
-
-
-def response_file_name(upload: events_pb2.UploadReceived, name: str) -> str:
-    """Name of a backend's response file in the sender's /out: unique per transaction."""
-    base = name.rsplit("/", 1)[-1].lstrip(".")
-    if not base or "\x00" in base or len(base) > 200:
-        raise ValueError(f"not a usable response file name: {name!r}")
-    return f"response_{upload.service}_{upload.ftp_txid}_{base}"
 
 
 # What new_id() makes: 32 lowercase hex digits. Messages carrying another form are not ours.

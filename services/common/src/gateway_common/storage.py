@@ -7,6 +7,8 @@
 <data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
 <data_dir>/tenants/<tenant>/out/          what clients download: status and response files
 <data_dir>/audit/out-deletes.jsonl        append-only record of files clients deleted from /out
+<data_dir>/outbound/<backend>/<key>.json  what a backend pushed under each Idempotency-Key
+<data_dir>/responses/<backend>/<key>.json what a backend answered under each Idempotency-Key
 """
 
 from __future__ import annotations
@@ -15,20 +17,31 @@ import os
 import re
 import secrets
 import shutil
+import unicodedata
 from pathlib import Path
 
 _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 TMP_PREFIX = ".tmp-"
 
 
+# Longest file name in bytes (ext4, XFS, NFS); atomic_write's temporary name adds TMP_OVERHEAD.
+NAME_MAX = 255
+TMP_OVERHEAD = len(TMP_PREFIX) + 9  # ".tmp-" before, "." and 8 hex digits after
+
+
 def is_safe_file_name(name: str, reserved: tuple[str, ...] = ()) -> bool:
-    """Whether ``name`` can be a file directly in an /out folder: one visible path component."""
+    """Whether ``name`` can be a file directly in an /out folder: one visible path component.
+
+    Control characters (a CR/LF would forge lines in every client's LIST, and FTP cannot name
+    such a file to delete it) and invisible format characters such as the bidi override U+202E
+    are refused; ``reserved`` prefixes are compared case-insensitively.
+    """
     return (
         bool(name)
-        and len(name) <= 255
+        and len(name.encode(errors="surrogatepass")) <= NAME_MAX
         and "/" not in name
-        and "\x00" not in name
-        and not name.startswith((".", *reserved))
+        and not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name)
+        and not name.casefold().startswith((".", *(prefix.casefold() for prefix in reserved)))
     )
 
 
@@ -62,6 +75,15 @@ class StorageLayout:
 
     def relative(self, path: Path) -> str:
         return str(path.relative_to(self.data_dir))
+
+
+def out_usage(out: Path) -> int:
+    """Bytes of the files in a tenant's /out: one flat directory, so one scandir."""
+    try:
+        with os.scandir(out) as entries:
+            return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file())
+    except FileNotFoundError:
+        return 0
 
 
 def fsync_dir(path: Path) -> None:

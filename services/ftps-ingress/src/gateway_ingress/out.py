@@ -101,15 +101,6 @@ def _append(path: Path, line: bytes) -> None:
         log.error("audit record not written", path=str(path), error=repr(exc), record=line.decode(errors="replace"))
 
 
-def out_usage(out_dir: Path) -> int:
-    """Bytes in a tenant's /out: one flat directory, so one scandir."""
-    try:
-        with os.scandir(out_dir) as entries:
-            return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file())
-    except FileNotFoundError:
-        return 0
-
-
 def _sha256_file(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0

@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path, PurePosixPath
 
 from gateway_common.identity import Identity
+from gateway_common.naming import check_transaction_names
 from gateway_common.storage import TMP_PREFIX, StorageLayout
 
 OUT = "out"
@@ -145,7 +146,15 @@ class TenantView:
         if self.identity.login_folder is not None:
             parts = parts[1:]
         if area is Area.SERVICE_ENTRY:
-            return UploadTarget(parts[0], check_name(parts[1]), parts[1], None)
-        if area is Area.TXID_FILE:
-            return UploadTarget(parts[0], check_name(parts[1]), check_name(parts[3]), Path(path).parent.parent)
-        raise NameRefused("upload into a service folder: <service>/<txid> or <service>/<txid>/in/<file>")
+            target = UploadTarget(parts[0], check_name(parts[1]), parts[1], None)
+        elif area is Area.TXID_FILE:
+            target = UploadTarget(parts[0], check_name(parts[1]), check_name(parts[3]), Path(path).parent.parent)
+        else:
+            raise NameRefused("upload into a service folder: <service>/<txid> or <service>/<txid>/in/<file>")
+        try:
+            # In bytes: the status, response and reservation names derived from it must fit, or
+            # a later step would fail on a file the client was told is safe.
+            check_transaction_names(target.service, target.ftp_txid, target.file_name)
+        except ValueError as exc:
+            raise NameRefused(str(exc)) from exc
+        return target

@@ -14,8 +14,8 @@ from gateway_common import metrics
 from gateway_common.events import new_id
 from gateway_common.logging import get_logger
 from gateway_common.proto.gateway.v1 import events_pb2
+from gateway_common.storage import out_usage
 
-from gateway_ingress.out import out_usage
 from gateway_ingress.pipeline import PendingUpload
 from gateway_ingress.replies import os_reason
 from gateway_ingress.session import Session

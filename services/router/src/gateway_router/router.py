@@ -60,8 +60,7 @@ class Router:
             bound.warning("upload for a service the sender may not use")
             return
         await self._declare_adapter(route.adapter)
-        # Stamped before the dispatch leaves: a fast adapter's "accepted" must come later in the history.
-        sent = status_event(upload, events_pb2.STATUS_CODE_SENT, SOURCE)
+        # No status yet: code 1 means the backend system has the file, which only the adapter knows.
         dispatch = events_pb2.Dispatch(
             event_id=f"{upload.gateway_txid}/dispatch",
             upload=upload,
@@ -70,7 +69,6 @@ class Router:
             attempt=1,
         )
         await self.bus.publish(dispatch_key(route.adapter), dispatch, dispatch.event_id)
-        await self.bus.publish(RK_STATUS, sent, sent.event_id)
         metrics.EVENTS_ROUTED.labels(service=upload.service, result="dispatched").inc()
         bound.info("upload dispatched", adapter=route.adapter)
 

@@ -1,4 +1,4 @@
-"""gateway-status: writes status XML files into the senders' /out folders."""
+"""gateway-status: writes status XML files into the senders' /out folders; the backends' HTTP API."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from gateway_common.service import run_service
 from gateway_common.storage import StorageLayout
 
 from gateway_status.outbound import Outbound, build_outbound_app
+from gateway_status.responses import mount_responses
 from gateway_status.retention import run_retention
 from gateway_status.settings import StatusSettings
 from gateway_status.writer import StatusWriter
@@ -17,28 +18,29 @@ def main() -> None:
     bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
     layout = StorageLayout(settings.data_dir)
 
+    # One writer for bus events and the responses API: both write under the ledger's locks.
+    writer = StatusWriter(layout, per_code_files=settings.status_file_naming == "per-code", naming=settings.naming())
+
     async def serve() -> None:
         layout.ensure()
         await bus.connect()
         try:
-            writer = StatusWriter(
-                layout,
-                per_code_files=settings.status_file_naming == "per-code",
-                template=settings.status_file_template,
-                code_template=settings.status_file_code_template,
-            )
             await bus.consume(await bus.declare_status(), writer.handle)
             await run_retention(layout, settings.retention_days, settings.retention_interval)
         finally:
             await bus.close()
 
-    outbound = Outbound(layout, settings.outbound_tokens, settings.outbound_max_size)
+    outbound = Outbound(
+        layout, settings.outbound_tokens, settings.outbound_max_size, settings.outbound_quota_bytes, settings.naming()
+    )
+    app = build_outbound_app(outbound)
+    mount_responses(app, outbound, writer)
     run_service(
         "status",
         settings,
         serve,
         checks=[lambda: None if bus.connected else "no broker connection"],
-        app=build_outbound_app(outbound),
+        app=app,
     )
 
 

@@ -47,21 +47,27 @@ class Ledger:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def record(self, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
-        """Add ``event`` to its transaction's history; return the history and whether it was new.
+    def history_with(self, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
+        """The transaction's history with ``event`` added, and whether it was new; nothing is saved.
 
-        Call while holding ``locked(event.gateway_txid)``.
+        Call while holding ``locked(event.gateway_txid)``, and ``save`` the history once the
+        event's files are written.
         """
         if event.code not in _STAGE:
             raise PoisonMessage(f"status event with unknown code {event.code}")
-        path = self.directory / f"{event.gateway_txid}.pb"
-        history = events_pb2.StatusHistory()
-        if path.exists():
-            history.ParseFromString(path.read_bytes())
-        events = list(history.events)
+        events = self.history(event.gateway_txid)
         if any(e.event_id == event.event_id for e in events):
             return events, False
         events.append(event)
         events.sort(key=_order)
-        atomic_write(path, events_pb2.StatusHistory(events=events).SerializeToString())
         return events, True
+
+    def history(self, gateway_txid: str) -> list[events_pb2.StatusEvent]:
+        path = self.directory / f"{gateway_txid}.pb"
+        history = events_pb2.StatusHistory()
+        if path.exists():
+            history.ParseFromString(path.read_bytes())
+        return list(history.events)
+
+    def save(self, gateway_txid: str, events: list[events_pb2.StatusEvent]) -> None:
+        atomic_write(self.directory / f"{gateway_txid}.pb", events_pb2.StatusHistory(events=events).SerializeToString())

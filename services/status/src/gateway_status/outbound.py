@@ -5,9 +5,16 @@
         Idempotency-Key: <unique per file; a retried push with the same key makes no second file>
 
 201 when the file was placed, 200 when the key was seen before (nothing changes), 401 for an
-unknown token, 409 when the key was used for other content or the name is taken, 413 over
-the size limit, 422 for an unusable name. The body is streamed to a hidden temporary file in
-the recipient's /out (invisible to FTPS clients), fsync'd, and linked into place atomically.
+unknown token, 403 outside the token's scope (recipients, file names; see tokens.py), 404 for
+a recipient that has never logged in (unless the scope names it), 409 when the key was used
+for other content or the name is taken, 413 over the size limit, 422 for an unusable name
+(control or invisible formatting characters, a reserved prefix in any case), 507 when the
+recipient's /out holds too much. The body is streamed to a hidden temporary file in the
+recipient's /out (invisible to FTPS clients), fsync'd, and linked into place atomically.
+
+Outbound files may fill a recipient's /out only up to GATEWAY_OUTBOUND_QUOTA_BYTES, counted
+over everything in it: kept below the ingress's upload quota, backends alone can never lock
+a tenant out of uploads (docs/hardening.md).
 """
 
 from __future__ import annotations
@@ -17,11 +24,10 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -30,10 +36,12 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from gateway_common import metrics
 from gateway_common.logging import get_logger
-from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir, is_safe_file_name
+from gateway_common.naming import Naming
+from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir, is_safe_file_name, out_usage
+
+from gateway_status.tokens import BackendScope, authenticate
 
 log = get_logger(__name__)
-_RESERVED_PREFIXES = ("status_", "response_", TMP_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -46,31 +54,37 @@ class Placed:
 
 
 class Outbound:
-    def __init__(self, layout: StorageLayout, token_hashes: dict[str, str], max_size: int) -> None:
+    def __init__(
+        self,
+        layout: StorageLayout,
+        scopes: dict[str, BackendScope],
+        max_size: int,
+        quota: int,
+        naming: Naming | None = None,
+    ) -> None:
         self.layout = layout
         self.records = layout.data_dir / "outbound"
-        self.token_hashes = token_hashes
+        self.scopes = scopes
         self.max_size = max_size
+        self.quota = quota
+        self.reserved = (*(naming or Naming()).reserved_prefixes, TMP_PREFIX)
 
-    def backend_of(self, authorization: str) -> str:
-        scheme, _, token = authorization.partition(" ")
-        digest = hashlib.sha256(token.strip().encode()).hexdigest()
-        for backend, expected in self.token_hashes.items():
-            if scheme.lower() == "bearer" and hmac.compare_digest(digest, expected.lower()):
-                return backend
-        raise HTTPException(401, "unknown or missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    def backend_of(self, authorization: str) -> tuple[str, BackendScope]:
+        return authenticate(self.scopes, authorization)
 
-    @contextlib.contextmanager
-    def _locked(self, record: Path) -> Iterator[None]:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        with record.with_suffix(".lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+    def check_room(self, out: Path, size: int) -> None:
+        used = out_usage(out)
+        if used + size > self.quota:
+            raise HTTPException(
+                507,
+                f"the recipient's /out holds {used} bytes; outbound files may fill it up to {self.quota}: "
+                "push again once the recipient has downloaded and deleted files",
+            )
 
     def place(self, backend: str, key: str, out: Path, name: str, tmp: Path, placed: Placed) -> bool:
         """Link ``tmp`` into ``out`` as ``name`` once per key; return False for a repeated key."""
-        record = self.records / backend / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
-        with self._locked(record):
+        record = key_record(self.records, backend, key)
+        with locked(record):
             if record.exists():
                 earlier = Placed(**json.loads(record.read_text()))
                 if (earlier.sha256, earlier.file_name) != (placed.sha256, placed.file_name):
@@ -89,9 +103,65 @@ class Outbound:
             return True
 
 
-def _check_name(name: str) -> None:
-    if len(name) > 200 or not is_safe_file_name(name, _RESERVED_PREFIXES):
-        raise HTTPException(422, f"{name!r} is not a usable file name")
+def key_record(records: Path, backend: str, key: str) -> Path:
+    """Where what a backend did under one Idempotency-Key is kept."""
+    return records / backend / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+
+@contextlib.contextmanager
+def locked(record: Path) -> Iterator[None]:
+    """Hold a key's lock (across replicas on shared storage) while its record changes."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    with record.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@dataclass(frozen=True)
+class Received:
+    tmp: Path
+    sha256: str
+    size: int
+
+
+@contextlib.asynccontextmanager
+async def received_body(request: Request, directory: Path, max_size: int) -> AsyncIterator[Received]:
+    """Stream the request body into a hidden, fsync'd file in ``directory``; removed afterwards."""
+    try:
+        tmp, handle = await asyncio.to_thread(_open_tmp, directory)
+    except OSError as exc:
+        raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
+    try:
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_size:
+                raise HTTPException(413, f"files may be at most {max_size} bytes")
+            digest.update(chunk)
+            await asyncio.to_thread(handle.write, chunk)
+        await asyncio.to_thread(_finish, handle)
+        yield Received(tmp, digest.hexdigest(), size)
+    except OSError as exc:
+        raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
+    finally:
+        handle.close()
+        await asyncio.to_thread(tmp.unlink, missing_ok=True)
+
+
+def check_file_name(name: str, reserved: tuple[str, ...]) -> None:
+    """422 with what is wrong, for a name a backend chose for a file in /out."""
+    if not is_safe_file_name(name) or len(name) > 200:
+        raise HTTPException(
+            422,
+            f"{name!r} is not a usable file name: one name of at most 200 characters (255 bytes), not starting "
+            "with a dot, without '/', control characters (CR, LF, ...) or invisible formatting characters "
+            "(bidi overrides such as U+202E)",
+        )
+    if not is_safe_file_name(name, reserved):
+        raise HTTPException(
+            422,
+            f"{name!r} starts with a prefix the gateway keeps for its own files ({', '.join(reserved)}), in any case",
+        )
 
 
 def _open_tmp(out: Path) -> tuple[Path, BinaryIO]:
@@ -104,6 +174,22 @@ def _finish(handle: BinaryIO) -> None:
     handle.flush()
     os.fsync(handle.fileno())
     handle.close()
+
+
+def _recipient_out(outbound: Outbound, scope: BackendScope, backend: str, kind: str, recipient: str) -> Path:
+    if kind not in ("personal", "company"):
+        raise HTTPException(404, "recipients are personal/<pid> or company/<cvr>")
+    if not scope.may_send_to(kind, recipient):
+        raise HTTPException(403, f"backend {backend} may not send files to {kind}/{recipient}")
+    try:
+        root = outbound.layout.tenant_root(f"{kind}/{recipient}")
+    except ValueError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    # A push never creates a tenant the backend does not name: a typo or a guessed id would
+    # otherwise make folders for people and companies that never use the gateway.
+    if not root.is_dir() and not scope.names_recipient(kind, recipient):
+        raise HTTPException(404, f"{kind}/{recipient} has never logged in to the gateway")
+    return root / "out"
 
 
 def build_outbound_app(outbound: Outbound) -> FastAPI:
@@ -119,48 +205,44 @@ def build_outbound_app(outbound: Outbound) -> FastAPI:
         authorization: Annotated[str, Header()] = "",
     ) -> JSONResponse:
         try:
-            backend = outbound.backend_of(authorization)
+            backend, scope = outbound.backend_of(authorization)
         except HTTPException:
             metrics.OUTBOUND_FILES.labels(backend="", result="401").inc()
             log.warning("outbound push refused: unknown token", remote=request.client and request.client.host)
             raise
-        if kind not in ("personal", "company"):
-            raise HTTPException(404, "recipients are personal/<pid> or company/<cvr>")
         try:
-            out = outbound.layout.out_dir(f"{kind}/{recipient}")
-        except ValueError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        _check_name(file_name)
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > outbound.max_size:
-            raise HTTPException(413, f"files may be at most {outbound.max_size} bytes")
-        try:
-            tmp, handle = await asyncio.to_thread(_open_tmp, out)
-        except OSError as exc:
-            raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
-        try:
-            digest, size = hashlib.sha256(), 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > outbound.max_size:
-                    raise HTTPException(413, f"files may be at most {outbound.max_size} bytes")
-                digest.update(chunk)
-                await asyncio.to_thread(handle.write, chunk)
-            await asyncio.to_thread(_finish, handle)
-            placed = Placed(file_name, size, digest.hexdigest())
-            new = await asyncio.to_thread(outbound.place, backend, idempotency_key, out, file_name, tmp, placed)
+            out = _recipient_out(outbound, scope, backend, kind, recipient)
+            check_file_name(file_name, outbound.reserved)
+            if not scope.may_name(file_name):
+                raise HTTPException(
+                    403, f"backend {backend} may push files named {', '.join(scope.names) or '(nothing)'} only"
+                )
+            declared = request.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > outbound.max_size:
+                raise HTTPException(413, f"files may be at most {outbound.max_size} bytes")
+            await asyncio.to_thread(outbound.check_room, out, int(declared) if declared and declared.isdigit() else 0)
         except HTTPException as exc:
             metrics.OUTBOUND_FILES.labels(backend=backend, result=str(exc.status_code)).inc()
             raise
-        except OSError as exc:
-            metrics.OUTBOUND_FILES.labels(backend=backend, result="storage").inc()
-            raise HTTPException(507, f"cannot store the file: {os.strerror(exc.errno or errno.EIO)}") from exc
-        finally:
-            handle.close()
-            await asyncio.to_thread(tmp.unlink, missing_ok=True)
+        try:
+            async with received_body(request, out, outbound.max_size) as body:
+                # Counted again with the real size: a chunked body declares none up front.
+                await asyncio.to_thread(outbound.check_room, out, body.size)
+                placed = Placed(file_name, body.size, body.sha256)
+                new = await asyncio.to_thread(
+                    outbound.place, backend, idempotency_key, out, file_name, body.tmp, placed
+                )
+        except HTTPException as exc:
+            metrics.OUTBOUND_FILES.labels(backend=backend, result=str(exc.status_code)).inc()
+            raise
         metrics.OUTBOUND_FILES.labels(backend=backend, result="placed" if new else "repeated").inc()
         log.info(
-            "outbound file", backend=backend, tenant=f"{kind}/{recipient}", file_name=file_name, size=size, new=new
+            "outbound file",
+            backend=backend,
+            tenant=f"{kind}/{recipient}",
+            file_name=file_name,
+            size=placed.size,
+            new=new,
         )
         return JSONResponse(placed.__dict__, status_code=201 if new else 200)
 

@@ -1,9 +1,10 @@
-from typing import Literal
+from typing import Literal, Self
 
+from gateway_common.naming import STATUS_FILE_CODE_TEMPLATE, STATUS_FILE_TEMPLATE, Naming, template_parts
 from gateway_common.settings import ServiceSettings
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from gateway_status.writer import STATUS_FILE_CODE_TEMPLATE, STATUS_FILE_TEMPLATE
+from gateway_status.tokens import BackendScope
 
 
 class StatusSettings(ServiceSettings):
@@ -12,7 +13,7 @@ class StatusSettings(ServiceSettings):
         default="single",
         description=(
             "single: one status_<service>_<txid>.xml holding the latest status and its history; "
-            "per-code: also status_<service>_<txid>_<code>.xml per status code."
+            "per-code: also status_<service>_<txid>~<code>.xml per status code."
         ),
     )
     retention_days: float = Field(
@@ -20,32 +21,59 @@ class StatusSettings(ServiceSettings):
     )
     retention_interval: float = Field(default=3600.0, gt=0, description="Seconds between retention sweeps.")
     status_file_template: str = Field(
-        default=STATUS_FILE_TEMPLATE, description="Name of the status file; fields {service} and {txid}."
+        default=STATUS_FILE_TEMPLATE,
+        description="Name of the status file, <prefix>{service}_{txid}<suffix>: these shapes keep names unambiguous.",
     )
     status_file_code_template: str = Field(
         default=STATUS_FILE_CODE_TEMPLATE,
-        description="Name of the per-code status files (naming per-code); fields {service}, {txid} and {code}.",
+        description=(
+            "Name of the per-code status files (naming per-code): the status file's prefix, "
+            "then {service}_{txid}~{code}<suffix>."
+        ),
     )
 
     @field_validator("status_file_template", "status_file_code_template")
     @classmethod
     def _template(cls, value: str, info: ValidationInfo) -> str:
-        # Both names must stay unique per transaction and end up as a plain file name in /out.
-        try:
-            sample = value.format(service="s", txid="t", code=0)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"status file template {value!r}: only {{service}}, {{txid}}, {{code}}") from exc
-        if "{service}" not in value or "{txid}" not in value or "/" in sample or sample.startswith("."):
-            raise ValueError(f"status file template {value!r} must hold {{service}} and {{txid}} and name a file")
-        if info.field_name == "status_file_code_template" and "{code}" not in value:
-            raise ValueError(f"status file template {value!r} must hold {{code}}")
+        # The shapes that keep every name unambiguous (see gateway_common.naming).
+        template_parts(value, per_code=info.field_name == "status_file_code_template")
         return value
 
-    outbound_tokens: dict[str, str] = Field(
+    @model_validator(mode="after")
+    def _same_prefix(self) -> Self:
+        self.naming()
+        return self
+
+    def naming(self) -> Naming:
+        return Naming(self.status_file_template, self.status_file_code_template)
+
+    outbound_tokens: dict[str, BackendScope] = Field(
         default_factory=dict,
         description=(
-            "Backends allowed to push outbound files, as JSON {backend: sha256 hex of its bearer token}; "
-            "empty: the outbound API refuses everyone."
+            "Backends allowed to use the API, as JSON {backend: {token_sha256, kinds, cvrs, names, services}}: "
+            "the SHA-256 hex of its bearer token and its scope (recipient kinds personal/company, company CVRs "
+            "(empty: any), outbound file name patterns, services whose transactions it may answer); "
+            "empty lists allow nothing, and an empty map refuses everyone."
         ),
     )
     outbound_max_size: int = Field(default=100 * 1024 * 1024, ge=1, description="Largest outbound file (bytes).")
+    outbound_quota_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Outbound pushes are refused (507) while they would take a recipient's /out over this many bytes; "
+            "keep it below the ingress's GATEWAY_OUT_QUOTA_BYTES so backends cannot block uploads."
+        ),
+    )
+
+    @field_validator("outbound_tokens", mode="before")
+    @classmethod
+    def _scoped(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for backend, entry in value.items():
+                if isinstance(entry, str):
+                    raise ValueError(
+                        f"backend {backend!r}: give its token a scope, "
+                        '{"token_sha256": "...", "kinds": [...], "cvrs": [...], "names": [...], "services": [...]}'
+                    )
+        return value

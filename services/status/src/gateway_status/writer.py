@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from gateway_common import metrics
 from gateway_common.events import XML_CODE
 from gateway_common.logging import get_logger
 from gateway_common.messaging import PoisonMessage
+from gateway_common.naming import Naming
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.storage import StorageLayout, atomic_copy, atomic_write, is_safe_file_name
 
@@ -18,43 +20,24 @@ from gateway_status.ledger import Ledger, current_status
 from gateway_status.xml import render_status
 
 log = get_logger(__name__)
-
-
-STATUS_FILE_TEMPLATE = "status_{service}_{txid}.xml"
-STATUS_FILE_CODE_TEMPLATE = "status_{service}_{txid}_{code}.xml"
-
-
-def status_file_name(
-    service: str,
-    ftp_txid: str,
-    code: int | None = None,
-    template: str = STATUS_FILE_TEMPLATE,
-    code_template: str = STATUS_FILE_CODE_TEMPLATE,
-) -> str:
-    chosen = template if code is None else code_template
-    name = chosen.format(service=service, txid=ftp_txid, code="" if code is None else code)
-    # Names come from validated folders, but the status service trusts no message.
-    if not is_safe_file_name(name):
-        raise PoisonMessage(f"status file name {name!r} is not a safe file name")
-    return name
+# Errors that redelivering the same event cannot cure: it is parked at once instead of
+# being retried ahead of every other tenant's events.
+_NEVER_HEALS = frozenset({errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ, errno.EISDIR, errno.ENOTDIR})
 
 
 class StatusWriter:
-    def __init__(
-        self,
-        layout: StorageLayout,
-        per_code_files: bool,
-        template: str = STATUS_FILE_TEMPLATE,
-        code_template: str = STATUS_FILE_CODE_TEMPLATE,
-    ) -> None:
+    def __init__(self, layout: StorageLayout, per_code_files: bool, naming: Naming | None = None) -> None:
         self.layout = layout
         self.ledger = Ledger(layout.ledger_dir)
         self.per_code_files = per_code_files
-        self.template = template
-        self.code_template = code_template
+        self.naming = naming or Naming()
 
     def _name(self, event: events_pb2.StatusEvent, code: int | None = None) -> str:
-        return status_file_name(event.service, event.ftp_txid, code, self.template, self.code_template)
+        # Names come from validated folders, but the status service trusts no message.
+        try:
+            return self.naming.status(event.service, event.ftp_txid, code)
+        except ValueError as exc:
+            raise PoisonMessage(str(exc)) from exc
 
     def _write(self, event: events_pb2.StatusEvent) -> tuple[events_pb2.StatusEvent, bool]:
         try:
@@ -62,23 +45,34 @@ class StatusWriter:
         except ValueError as exc:
             raise PoisonMessage(str(exc)) from exc
         with self.ledger.locked(event.gateway_txid):
-            out.mkdir(parents=True, exist_ok=True)
-            if event.response_file:
-                # Before the status names it: a client must never see a code 3 without its file.
-                self._hand_out_response(event, out)
-            history, new = self.ledger.record(event)
+            history, new = self.ledger.history_with(event)
+            if not new:
+                # Its files were written before it was recorded: writing them again would bring
+                # back a status or response file the client has deleted since.
+                return current_status(history), False
             current = current_status(history)
-            # Rewritten even for a duplicate: the previous attempt may have died before this point.
-            atomic_write(out / self._name(event), render_status(current, history))
+            files = [(self._name(event), render_status(current, history))]
             if self.per_code_files:
                 upto = [e for e in history if e.occurred_at.ToNanoseconds() <= event.occurred_at.ToNanoseconds()]
-                name = self._name(event, XML_CODE[event.code])
-                atomic_write(out / name, render_status(event, upto))
-        return current, new
+                files.append((self._name(event, XML_CODE[event.code]), render_status(event, upto)))
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                if event.response_file:
+                    # Before the status names it: a client must never see a code 3 without its file.
+                    self._hand_out_response(event, out)
+                for name, body in files:
+                    atomic_write(out / name, body)
+            except OSError as exc:
+                if exc.errno in _NEVER_HEALS:
+                    raise PoisonMessage(f"cannot write the status of {event.gateway_txid}: {exc}") from exc
+                raise
+            # Recorded last: a crash before this point has the redelivered event write them again.
+            self.ledger.save(event.gateway_txid, history)
+        return current, True
 
     def _hand_out_response(self, event: events_pb2.StatusEvent, out: Path) -> None:
         name = event.response_file
-        if not is_safe_file_name(name):
+        if not is_safe_file_name(name, (self.naming.reserved_prefixes[0],)):
             raise PoisonMessage(f"response file name {name!r} is not a safe file name")
         source = self.layout.spool_dir / event.gateway_txid / "responses" / name
         if not source.is_file():
@@ -88,7 +82,11 @@ class StatusWriter:
     async def handle(self, event: events_pb2.StatusEvent, _raw: aio_pika.abc.AbstractIncomingMessage) -> None:
         if not isinstance(event, events_pb2.StatusEvent):
             raise PoisonMessage("status queue expects StatusEvent messages")
-        current, new = await asyncio.to_thread(self._write, event)
+        await asyncio.to_thread(self.write, event)
+
+    def write(self, event: events_pb2.StatusEvent) -> None:
+        """Write the event's files (unless it was seen before), count and log it."""
+        current, new = self._write(event)
         if not new:
             log.info("duplicate status event ignored", event_id=event.event_id)
             return

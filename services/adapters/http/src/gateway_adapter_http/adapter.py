@@ -9,6 +9,11 @@ The backend answers 2xx to accept (JSON ``transaction_id`` and ``message`` are o
 ``response: {"name": ..., "content_base64": ...}`` hands the sender a response file),
 4xx to refuse (JSON ``reason``/``detail`` or the text becomes the status error),
 408/429/5xx or no answer to have the delivery retried.
+
+Names (file name, FTP transaction id, sender serial number) are UTF-8 and often Danish; HTTP
+headers carry only ASCII, so they are percent-encoded (RFC 3986: letters, digits and -._~
+stay as they are, so plain ASCII names arrive unchanged) and the file name also travels as
+``Content-Disposition: attachment; filename*=UTF-8''<percent-encoded>`` (RFC 6266 / 5987).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from gateway_common.adapter import Accepted, Adapter, Delivery, PermanentError, Response, TransientError
@@ -33,6 +39,10 @@ async def _stream(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as handle:
         while chunk := await asyncio.to_thread(handle.read, CHUNK):
             yield chunk
+
+
+def _header_text(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _reason(response: httpx.Response) -> str:
@@ -70,11 +80,12 @@ class HttpAdapter(Adapter):
             "Content-Length": str(upload.size),
             "Idempotency-Key": delivery.idempotency_key,
             "X-Gateway-Transaction-Id": upload.gateway_txid,
-            "X-FTP-Transaction-Id": upload.ftp_txid,
-            "X-File-Name": upload.file_name,
-            "X-Service": upload.service,
-            "X-Sender-Tenant": upload.sender.tenant,
-            "X-Sender-Serial-Number": upload.sender.serial_number,
+            "X-FTP-Transaction-Id": _header_text(upload.ftp_txid),
+            "X-File-Name": _header_text(upload.file_name),
+            "Content-Disposition": f"attachment; filename*=UTF-8''{_header_text(upload.file_name)}",
+            "X-Service": _header_text(upload.service),
+            "X-Sender-Tenant": _header_text(upload.sender.tenant),
+            "X-Sender-Serial-Number": _header_text(upload.sender.serial_number),
             "X-Content-SHA256": upload.sha256,
             "X-Delivery-Attempt": str(delivery.attempt),
         }

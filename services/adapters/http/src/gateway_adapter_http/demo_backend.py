@@ -3,7 +3,8 @@
 It refuses empty files and ``.xml`` files that are not well-formed XML (422 with the reason),
 answers 503 while ``/unavailable`` is switched on, and recognises retried deliveries by their
 Idempotency-Key, answering with the transaction id it gave the first time. Files whose name
-starts with ``respond`` get a response file (a small XML receipt) back.
+starts with ``respond`` get a response file (a small XML receipt) back. It decodes the
+percent-encoded name headers as a backend should, and shows what it read under ``/names``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import hashlib
 import uuid
 from typing import Annotated
+from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
 import uvicorn
@@ -32,6 +34,8 @@ def build_app() -> FastAPI:
     app = FastAPI(title="demo backend")
     transactions: dict[str, str] = {}
     deliveries: dict[str, int] = {}
+    names: dict[str, dict[str, str]] = {}
+    raw_names: dict[str, str] = {}
     state = {"unavailable": False}
 
     @app.post("/files")
@@ -39,8 +43,17 @@ def build_app() -> FastAPI:
         request: Request,
         idempotency_key: Annotated[str, Header()],
         x_file_name: Annotated[str, Header()] = "",
+        x_ftp_transaction_id: Annotated[str, Header()] = "",
+        content_disposition: Annotated[str, Header()] = "",
         x_content_sha256: Annotated[str, Header()] = "",
     ) -> JSONResponse:
+        raw_names[idempotency_key] = x_file_name
+        x_file_name = unquote(x_file_name)
+        names[idempotency_key] = {
+            "x-file-name": x_file_name,
+            "filename*": unquote(content_disposition.partition("filename*=UTF-8''")[2]),
+            "x-ftp-transaction-id": unquote(x_ftp_transaction_id),
+        }
         if state["unavailable"]:
             return JSONResponse({"reason": "backend under maintenance"}, status_code=503)
         digest = hashlib.sha256()
@@ -72,6 +85,14 @@ def build_app() -> FastAPI:
     @app.get("/deliveries")
     def list_deliveries() -> dict[str, int]:
         return deliveries
+
+    @app.get("/names")
+    def list_names() -> dict[str, dict[str, str]]:
+        return names
+
+    @app.get("/raw-names")
+    def list_raw_names() -> dict[str, str]:
+        return raw_names
 
     @app.put("/unavailable/{flag}")
     def set_unavailable(flag: bool) -> dict[str, bool]:
