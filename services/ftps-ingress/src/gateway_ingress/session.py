@@ -23,6 +23,7 @@ from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
 from gateway_ingress.proxy import ProxyHeaderReader, is_trusted
 from gateway_ingress.recent import RecentUploads
+from gateway_ingress.replies import Reply
 from gateway_ingress.settings import IngressSettings
 from gateway_ingress.tenant import TenantView
 from gateway_ingress.waker import Waker
@@ -84,9 +85,10 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     def behind_proxy(self, peer_ip: str) -> bool:
         return self.settings.proxy_protocol != "off" and is_trusted(peer_ip, self.trusted_proxies)
 
-    def _refuse(self, command: str, reason: str, reply: str) -> None:
-        self._count_refusal(command, reason, reply)
-        self.respond(reply)
+    def _refuse(self, command: str, reply: Reply, /, **fields: object) -> None:
+        line = reply(**fields)
+        self._count_refusal(command, reply.reason, line)
+        self.respond(line)
 
     def _count_refusal(self, command: str, reason: str, reply: str) -> None:
         metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()

@@ -1,0 +1,46 @@
+"""Prints the ingress's FTP reply catalogue (gateway_ingress.replies) into docs/hardening.md.
+
+`make docs` rewrites the table; a test fails when docs/hardening.md is out of date.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from gateway_ingress.replies import CATALOGUE
+
+BEGIN = "<!-- reply-catalogue:begin -->"
+END = "<!-- reply-catalogue:end -->"
+DOC = Path("docs/hardening.md")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table() -> str:
+    rows = ["| Code | Reply | What the client should do | Refusal reason |", "|---|---|---|---|"]
+    for reply in sorted(CATALOGUE, key=lambda r: (r.code, r.text)):
+        reason = f"`{reply.reason}`" if reply.reason else ""
+        rows.append(f"| {reply.code} | `{_cell(reply.text)}` | {_cell(reply.action)} | {reason} |")
+    return "\n".join(rows)
+
+
+def render(doc: str) -> str:
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    return pattern.sub(lambda _: f"{BEGIN}\n{table()}\n{END}", doc)
+
+
+def main() -> None:
+    updated = render(DOC.read_text())
+    if "--check" in sys.argv:
+        if updated != DOC.read_text():
+            sys.exit("docs/hardening.md's reply catalogue is out of date: run `make docs`")
+        return
+    DOC.write_text(updated)
+
+
+if __name__ == "__main__":
+    main()
