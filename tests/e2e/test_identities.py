@@ -165,7 +165,7 @@ def test_company_certificates_share_out_and_outsiders_reach_nothing(
 
 
 def test_out_allows_no_uploads_renames_or_folders(gateway: Gateway, cert: CertFactory, outbound: str) -> None:
-    before = _command_refusals(gateway, "STOR", "not_permitted")
+    before = _command_refusals(gateway, "STOR", "upload_into_out")
     session = ftps(gateway.ftps_port, gateway.pki, cert("employee"))
     try:
         session.cwd("/out")
@@ -178,7 +178,7 @@ def test_out_allows_no_uploads_renames_or_folders(gateway: Gateway, cert: CertFa
     finally:
         session.quit()
     assert sorted(p.name for p in gateway.out_dir(COMPANY).iterdir() if p.name in {"injected.xml", "renamed.xml"}) == []
-    assert _command_refusals(gateway, "STOR", "not_permitted") == before + 1
+    assert _command_refusals(gateway, "STOR", "upload_into_out") == before + 1
 
 
 def test_delete_in_out_removes_it_for_the_whole_company_and_is_audited(

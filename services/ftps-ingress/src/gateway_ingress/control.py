@@ -1,14 +1,12 @@
 """The control channel: one FTPS session from connect to close, and its TLS policy.
 
-GatewayHandler is pyftpdlib's TLS_FTPHandler composed of the command groups in login.py,
-upload.py and out.py; this module keeps what concerns the connection itself (admission, limits,
-timeouts, TLS on control and data connections, active mode) and the folder commands.
+GatewayHandler is pyftpdlib's TLS_FTPHandler composed of the command groups in guidance.py,
+login.py, upload.py, out.py, folders.py and after_upload.py; this module keeps what concerns the
+connection itself (admission, limits, timeouts, TLS on control and data connections, active mode).
 """
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 from gateway_common import metrics
@@ -16,19 +14,21 @@ from gateway_common.logging import get_logger
 from OpenSSL import SSL
 
 from gateway_ingress import replies
+from gateway_ingress.after_upload import AfterUploadCommands
 from gateway_ingress.data import GatewayDTPHandler
+from gateway_ingress.folders import FolderCommands
+from gateway_ingress.guidance import GuidanceCommands
 from gateway_ingress.login import LoginCommands
 from gateway_ingress.out import OutCommands
 from gateway_ingress.passive import GatewayPassiveDTP
 from gateway_ingress.proxy import ProxyHeaderError, read_some
-from gateway_ingress.tenant import Area, NameRefused, check_name
 from gateway_ingress.tls import session_reused
 from gateway_ingress.upload import UploadCommands
 
 log = get_logger(__name__)
 
 
-class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
+class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommands, FolderCommands, AfterUploadCommands):
     dtp_handler = GatewayDTPHandler
     passive_dtp = GatewayPassiveDTP
 
@@ -194,35 +194,3 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
             self._refuse("PORT", replies.FOREIGN_ADDRESS, ip=remote_ip)
             return
         super()._make_eport(ip, port)
-
-    # --- folders
-    def ftp_MKD(self, path: str) -> str | None:
-        assert self.view is not None
-        area = self.view.area(path)
-        if area is Area.SERVICE_ENTRY:
-            try:
-                txid = check_name(os.path.basename(path))
-            except NameRefused as exc:
-                self._refuse("MKD", replies.BAD_NAME, detail=exc)
-                return None
-            if self._reservation(self.view, os.path.basename(os.path.dirname(path)), txid).exists():
-                self._refuse("MKD", replies.TXID_USED, txid=txid)
-                return None
-        result: str | None = super().ftp_MKD(path)
-        return result
-
-    def ftp_SIZE(self, path: str) -> str | None:
-        recent = self.recent.get(path)
-        if recent is not None and self._current_type != "a" and not self.fs.lexists(path):
-            self.respond(replies.SIZE(size=recent[0]))
-            return path
-        result: str | None = super().ftp_SIZE(path)
-        return result
-
-    def ftp_MDTM(self, path: str) -> str | None:
-        recent = self.recent.get(path)
-        if recent is not None and not self.fs.lexists(path):
-            self.respond(replies.MODIFIED(time=time.strftime("%Y%m%d%H%M%S", time.gmtime(recent[1]))))
-            return path
-        result: str | None = super().ftp_MDTM(path)
-        return result

@@ -22,6 +22,10 @@ class Reply:
     def __call__(self, **fields: object) -> str:
         return f"{self.code} {self.text.format(**fields)}"
 
+    def continued(self, code: int | None = None, **fields: object) -> str:
+        """A first line of a multi-line reply (RFC 959 ``code-text``), which another line of ``code`` ends."""
+        return f"{code or self.code}-{self.text.format(**fields)}\r\n"
+
 
 CATALOGUE: list[Reply] = []
 
@@ -43,6 +47,12 @@ IDLE_TIMEOUT = _reply(
     421,
     "No command for {seconds} seconds; closing the control connection.",
     "Reconnect; send NOOP to keep a quiet session open.",
+)
+COMMAND_FAILED = _reply(
+    550,
+    "{command} failed: {reason}.",
+    "Check the name (at most 255 bytes in UTF-8 per folder or file name) and try again.",
+    "filesystem_error",
 )
 LINE_TOO_LONG = _reply(
     500,
@@ -134,9 +144,76 @@ TXID_USED = _reply(
     "Choose a new, unique transaction id.",
     "duplicate_txid",
 )
+TOO_MANY_FOLDERS = _reply(
+    552,
+    "Your folders hold {count} transaction folders, the most allowed is {limit}: upload into the ones you "
+    "made or remove the empty ones (RMD), then try again.",
+    "Upload into the transaction folders already made, or remove unused ones with RMD.",
+    "too_many_folders",
+)
+LISTING_TRUNCATED = _reply(
+    150,
+    "Listing only the first {shown} of {total} entries; fetch and delete files to see the rest.",
+    "Download and delete the files listed, then list again (sent as 125 when the data connection is open).",
+)
+MLST_LISTING = _reply(250, 'Listing "{path}":', "Read the facts on the next line (RFC 3659).")
+MLST_END = _reply(250, "End MLST.", "Nothing: the facts were listed.")
+MODIFY_SET = _reply(
+    213,
+    "Modify={time}; {path}.",
+    "Nothing: MDTM and MLST answer with this time until the upload's grace ends (the file itself has moved on).",
+)
+BAD_TIME = _reply(
+    501,
+    "MFMT needs a time as YYYYMMDDHHMMSS (UTC) and a file name.",
+    "Send MFMT <YYYYMMDDHHMMSS> <file>.",
+    "bad_time",
+)
+MFMT_NOT_RECENT = _reply(
+    550,
+    "MFMT sets the time only of a file you uploaded in the last {grace} seconds; {path} is not one.",
+    "Nothing to do: uploaded files move on at once; turn off 'preserve timestamp' to avoid this reply.",
+    "mfmt_not_recent",
+)
+FEATURES = _reply(211, "Features supported:", "Use only the features listed.")
+FEATURES_END = _reply(211, "End FEAT.", "Nothing: the list is complete.")
 SIZE = _reply(213, "{size}", "Nothing: the size in bytes.")
 MODIFIED = _reply(213, "{time}", "Nothing: the modification time (UTC, YYYYMMDDHHMMSS).")
 
+
+# --- where things go (decided before pyftpdlib's "outside the user's root directory")
+UPLOAD_INTO_ROOT = _reply(
+    553,
+    "Files cannot be uploaded into {path}: upload into a service folder, as <service>/<transaction id> "
+    "or <service>/<transaction id>/in/<file>. Your service folders: {services}.",
+    "Change into a service folder first.",
+    "upload_outside_service",
+)
+UPLOAD_INTO_TXID = _reply(
+    553,
+    "Files cannot be uploaded directly into the transaction folder {path}: create {path}/in (MKD in), "
+    "change into it and upload there.",
+    "MKD in, CWD in, then STOR.",
+    "upload_outside_in",
+)
+UPLOAD_INTO_OUT = _reply(
+    553,
+    "/out holds the gateway's files for you; uploads go into a service folder. Your service folders: {services}.",
+    "Upload into a service folder.",
+    "upload_into_out",
+)
+UNKNOWN_PLACE = _reply(
+    550,
+    "{path} does not exist or is not yours; your service folders: {services}.",
+    "Use a path inside your own folders; only the services your certificate may use are shown.",
+    "outside_view",
+)
+NOT_PERMITTED = _reply(
+    550,
+    "{command} is not allowed in {path}.",
+    "Upload into service folders; list, download and delete in /out; nothing else can be changed.",
+    "not_permitted",
+)
 
 # --- uploads
 STOU_UNSUPPORTED = _reply(

@@ -14,6 +14,7 @@ from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
+from gateway_ingress.spent import SpentFolders
 from gateway_ingress.tls import build_context
 from gateway_ingress.waker import Waker
 
@@ -37,6 +38,7 @@ def build_server(
             "pipeline": pipeline,
             "validator": validator,
             "recent": RecentUploads(settings.upload_size_grace),
+            "spent": SpentFolders(),
             "waker": Waker(ioloop),
             "banner": settings.banner,
             "passive_ports": settings.passive_port_range(),

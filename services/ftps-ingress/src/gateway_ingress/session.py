@@ -25,6 +25,7 @@ from gateway_ingress.proxy import ProxyHeaderReader, is_trusted
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.replies import Reply
 from gateway_ingress.settings import IngressSettings
+from gateway_ingress.spent import SpentFolders
 from gateway_ingress.tenant import TenantView
 from gateway_ingress.waker import Waker
 
@@ -62,6 +63,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     waker: ClassVar[Waker]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
+    spent: ClassVar[SpentFolders]
     limits: ClassVar[ClientLimits]
     trusted_proxies: ClassVar[list[IPv4Network | IPv6Network]]
 

@@ -125,6 +125,8 @@ class UploadCommands(Session):
                 sha256=event.sha256,
             )
             self.recent.add(path, event.size, time.time())
+            if upload.target.txid_dir is not None:
+                self.spent.finished(upload.target.txid_dir)
             reply = replies.UPLOADED(txid=event.ftp_txid, service=service)
         if not self._closed:
             self.respond(reply)
