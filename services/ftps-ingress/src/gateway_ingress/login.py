@@ -117,9 +117,7 @@ class LoginCommands(Session):
         self.fs.cwd = self.view.home
         metrics.FTPS_LOGINS.labels(result="accepted", reason="", kind=identity.kind.value).inc()
         if identity.not_after is not None:
-            metrics.CLIENT_CERT_NOT_AFTER.labels(
-                tenant=identity.tenant, subject_id=identity.subject_id, kind=identity.kind.value
-            ).set(identity.not_after.timestamp())
+            self.expiring.seen(identity.fingerprint, identity.not_after.timestamp())
         log.info(
             "login",
             tenant=identity.tenant,

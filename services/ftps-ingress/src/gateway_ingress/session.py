@@ -18,6 +18,7 @@ from gateway_common.storage import StorageLayout
 from pyftpdlib.handlers import TLS_FTPHandler
 
 from gateway_ingress.certificates import CertificateValidator
+from gateway_ingress.expiring import ExpiringCertificates
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
@@ -64,6 +65,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
     spent: ClassVar[SpentFolders]
+    expiring: ClassVar[ExpiringCertificates]
     limits: ClassVar[ClientLimits]
     trusted_proxies: ClassVar[list[IPv4Network | IPv6Network]]
 
