@@ -5,11 +5,10 @@
 
 from __future__ import annotations
 
-import re
-import sys
 from pathlib import Path
 
 from gateway_ingress.replies import CATALOGUE
+from settings_table import between_markers, regenerate
 
 BEGIN = "<!-- reply-catalogue:begin -->"
 END = "<!-- reply-catalogue:end -->"
@@ -29,17 +28,11 @@ def table() -> str:
 
 
 def render(doc: str) -> str:
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-    return pattern.sub(lambda _: f"{BEGIN}\n{table()}\n{END}", doc)
+    return between_markers(doc, BEGIN, END, table())
 
 
 def main() -> None:
-    updated = render(DOC.read_text())
-    if "--check" in sys.argv:
-        if updated != DOC.read_text():
-            sys.exit("docs/hardening.md's reply catalogue is out of date: run `make docs`")
-        return
-    DOC.write_text(updated)
+    regenerate(DOC, render, "reply catalogue")
 
 
 if __name__ == "__main__":
