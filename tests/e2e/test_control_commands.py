@@ -79,11 +79,10 @@ def test_mode_two_folder_stays_while_the_client_stands_in_it(
         assert ftp.nlst() == ["in"]
         ftp.cwd("..")
         assert ftp.pwd().endswith("/heartbeat")
-        # Once nobody stands in it, the spent transaction folder goes.
-        folder = _services_dir(gateway, index, "employee") / "heartbeat" / txid
-        assert ftp.sendcmd("NOOP").startswith("200")
-        assert not folder.exists()
-        assert txid not in ftp.nlst()
+        # curl goes back to the login folder and into the folder again for its next command.
+        ftp.cwd(f"/RID-{index['employee']['subject_id']}")
+        ftp.cwd(f"heartbeat/{txid}/in")
+        assert ftp.nlst() == []
     finally:
         ftp.close()
 

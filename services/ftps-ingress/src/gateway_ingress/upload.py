@@ -126,7 +126,7 @@ class UploadCommands(Session):
             )
             self.recent.add(path, event.size, time.time())
             if upload.target.txid_dir is not None:
-                self.spent.finished(upload.target.txid_dir)
+                self.spent.finished(upload.target.txid_dir, id(self))
             reply = replies.UPLOADED(txid=event.ftp_txid, service=service)
         if not self._closed:
             self.respond(reply)
