@@ -245,11 +245,15 @@ def test_duplicate_transaction_id_is_refused_before_any_data(gateway: Gateway, c
             session.storbinary(f"STOR {folder}", _Bytes(b"again"))
     finally:
         session.quit()
-    # Uploads leave at once and the transaction folder goes with them: nothing partial stays.
-    assert {e for e in _company_entries(gateway, "heartbeat") if txid in e or folder in e} == {
-        f"txid:{txid}",
-        f"txid:{folder}",
-    }
+    # Uploads leave at once, the transaction folder goes when its session has closed: nothing partial stays.
+    expected = {f"txid:{txid}", f"txid:{folder}"}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = {e for e in _company_entries(gateway, "heartbeat") if txid in e or folder in e}
+        if left == expected:
+            break
+        time.sleep(0.05)
+    assert left == expected
 
 
 @pytest.mark.parametrize(
