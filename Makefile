@@ -30,9 +30,11 @@ typecheck: ## mypy --strict over every service
 
 check: lint typecheck protos-check ## every static check
 	.venv/bin/python scripts/settings_table.py --check
+	.venv/bin/python scripts/reply_catalogue.py --check
 
-docs: ## regenerate the configuration table in README.md from the settings classes
+docs: ## regenerate README.md's configuration table and docs/hardening.md's reply catalogue
 	.venv/bin/python scripts/settings_table.py
+	.venv/bin/python scripts/reply_catalogue.py
 
 protos: ## regenerate the protobuf code from protos/
 	@rm -rf $(PROTO_OUT) && mkdir -p $(PROTO_OUT)/gateway/v1

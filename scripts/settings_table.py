@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway_adapter_heartbeat.__main__ import HeartbeatSettings
@@ -60,19 +61,29 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def between_markers(text: str, begin: str, end: str, body: str) -> str:
+    """``text`` with what stands between the markers ``begin`` and ``end`` replaced by ``body``."""
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text)
+
+
+def regenerate(path: Path, render: Callable[[str], str], what: str) -> None:
+    """Rewrite ``path`` with ``render``; with --check, fail instead when it is out of date."""
+    current = path.read_text()
+    updated = render(current)
+    if "--check" in sys.argv:
+        if updated != current:
+            sys.exit(f"{path}'s {what} is out of date: run `make docs`")
+        return
+    path.write_text(updated)
+
+
 def render(readme: str) -> str:
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-    return pattern.sub(f"{BEGIN}\n{table()}\n{END}", readme)
+    return between_markers(readme, BEGIN, END, table())
 
 
 def main() -> None:
-    readme = Path("README.md")
-    updated = render(readme.read_text())
-    if "--check" in sys.argv:
-        if updated != readme.read_text():
-            sys.exit("README.md's configuration table is out of date: run `make docs`")
-        return
-    readme.write_text(updated)
+    regenerate(Path("README.md"), render, "configuration table")
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def test_lftp(gateway: Gateway, pki: Path, cert: CertFactory, tmp_path: Path) ->
 def test_ftplib_without_session_reuse(alt_gateway: Gateway, pki: Path, cert: CertFactory) -> None:
     ftp = ftplib_session(alt_gateway.ftps_port, pki, cert("employee2"))
     features = ftp.sendcmd("FEAT")
-    for feature in ("UTF8", "EPSV", "MLST", "SIZE", "MDTM", "REST STREAM", "HASH SHA-256*", "PROT", "AUTH TLS"):
+    for feature in ("UTF8", "EPSV", "MLST", "SIZE", "MDTM", "MFMT", "HASH SHA-256*", "PROT", "AUTH TLS"):
         assert feature in features, feature
     assert ftp.sendcmd("OPTS UTF8 ON").startswith("200")
 

@@ -21,10 +21,12 @@ from gateway_common.refusal import Refusal
 
 ORGANIZATION_IDENTIFIER = ObjectIdentifier("2.5.4.97")
 
-_OCES2_PERSONAL = re.compile(r"PID:(\d{4}-\d{4}-\d-\d{12})")
-_OCES2_COMPANY = re.compile(r"CVR:(\d{8})-(RID|UID|FID):(\d{1,20})")
-_OCES3 = re.compile(r"UI:DK-([EO]):G:([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})")
-_OCES3_ORG = re.compile(r"NTRDK-(\d{8})")
+# re.ASCII: without it \d also matches full-width and Arabic-Indic digits, which would become
+# tenant roots and folder names that no ASCII identifier matches.
+_OCES2_PERSONAL = re.compile(r"PID:(\d{4}-\d{4}-\d-\d{12})", re.ASCII)
+_OCES2_COMPANY = re.compile(r"CVR:(\d{8})-(RID|UID|FID):(\d{1,20})", re.ASCII)
+_OCES3 = re.compile(r"UI:DK-([EO]):G:([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})", re.ASCII)
+_OCES3_ORG = re.compile(r"NTRDK-(\d{8})", re.ASCII)
 
 
 class CertificateKind(StrEnum):

@@ -49,10 +49,11 @@ SERVER_CERT_NOT_AFTER = Gauge(
     "gateway_server_certificate_expiry_timestamp_seconds", "Expiry of the FTPS server certificate in use."
 )
 CRL_AGE = Gauge("gateway_crl_age_seconds", "Seconds since the CRL in force was issued (thisUpdate).", ["crl"])
-CLIENT_CERT_NOT_AFTER = Gauge(
-    "gateway_client_certificate_expiry_timestamp_seconds",
-    "Expiry of certificates that logged in recently, per tenant and subject.",
-    ["tenant", "subject_id", "kind"],
+CLIENT_CERTS_EXPIRING = Gauge(
+    "gateway_client_certificates_expiring",
+    "Client certificates that logged in during the last 30 days and expire within within_days days "
+    "(cumulative; +Inf counts them all). No identifiers: the login log lines say whose they are.",
+    ["within_days"],
 )
 CRL_NEXT_UPDATE = Gauge(
     "gateway_crl_next_update_timestamp_seconds", "nextUpdate of the newest CRL held per issuing CA.", ["crl"]

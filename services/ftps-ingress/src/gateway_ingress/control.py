@@ -1,33 +1,34 @@
 """The control channel: one FTPS session from connect to close, and its TLS policy.
 
-GatewayHandler is pyftpdlib's TLS_FTPHandler composed of the command groups in login.py,
-upload.py and out.py; this module keeps what concerns the connection itself (admission, limits,
-timeouts, TLS on control and data connections, active mode) and the folder commands.
+GatewayHandler is pyftpdlib's TLS_FTPHandler composed of the command groups in guidance.py,
+login.py, upload.py, out.py, folders.py and after_upload.py; this module keeps what concerns the
+connection itself (admission, limits, timeouts, TLS on control and data connections, active mode).
 """
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 from gateway_common import metrics
 from gateway_common.logging import get_logger
 from OpenSSL import SSL
 
+from gateway_ingress import replies
+from gateway_ingress.after_upload import AfterUploadCommands
 from gateway_ingress.data import GatewayDTPHandler
+from gateway_ingress.folders import FolderCommands
+from gateway_ingress.guidance import GuidanceCommands
 from gateway_ingress.login import LoginCommands
 from gateway_ingress.out import OutCommands
 from gateway_ingress.passive import GatewayPassiveDTP
 from gateway_ingress.proxy import ProxyHeaderError, read_some
-from gateway_ingress.tenant import Area, NameRefused, check_name
 from gateway_ingress.tls import session_reused
 from gateway_ingress.upload import UploadCommands
 
 log = get_logger(__name__)
 
 
-class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
+class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommands, FolderCommands, AfterUploadCommands):
     dtp_handler = GatewayDTPHandler
     passive_dtp = GatewayPassiveDTP
 
@@ -40,15 +41,14 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
     def _admit(self) -> None:
         if not self.limits.connect(self.remote_ip):
             self._refuse_connection(
-                "max_connections_per_ip",
-                f"421 Too many connections from {self.remote_ip} "
-                f"(limit {self.limits.max_connections_per_ip}); close some and try again.",
+                replies.TOO_MANY_CONNECTIONS(ip=self.remote_ip, limit=self.limits.max_connections_per_ip)
             )
             return
         self._counted_ip = self.remote_ip
         super().handle()
 
-    def _refuse_connection(self, reason: str, reply: str) -> None:
+    def _refuse_connection(self, reply: str) -> None:
+        reason = replies.TOO_MANY_CONNECTIONS.reason
         metrics.FTPS_CONNECTIONS_REFUSED.labels(reason=reason).inc()
         log.warning("connection refused", reason=reason, remote_ip=self.remote_ip)
         self.respond(reply)
@@ -93,9 +93,9 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
     def log_cmd(self, cmd: str, arg: str, respcode: int, respstr: str) -> None:
         # pyftpdlib refuses paths outside the view and missing permissions itself; count those too.
         if respcode == 550 and respstr == "Not enough privileges.":
-            self._count_refusal(cmd, "not_permitted", f"550 {respstr}")
+            self._count_refusal(cmd, "not_permitted", f"{respcode} {respstr}")
         elif respcode == 550 and "outside the user's root directory" in respstr:
-            self._count_refusal(cmd, "outside_view", f"550 {respstr}")
+            self._count_refusal(cmd, "outside_view", f"{respcode} {respstr}")
         super().log_cmd(cmd, arg, respcode, respstr)
 
     def close(self) -> None:
@@ -114,7 +114,7 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
         if channel != "control":
             self.close()  # nobody to talk to: no reply is readable before TLS is up
             return
-        self.respond(f"421 No command for {self.timeout} seconds; closing the control connection.")
+        self.respond(replies.IDLE_TIMEOUT(seconds=self.timeout))
         self.close_when_done()
 
     def collect_incoming_data(self, data: bytes) -> None:
@@ -125,11 +125,7 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
             self._in_buffer, self._in_buffer_len = [], 0
             if not self._discarding_line:
                 self._discarding_line = True
-                self._refuse(
-                    "?",
-                    "line_too_long",
-                    f"500 Command line longer than {self.settings.max_command_length} bytes; closing.",
-                )
+                self._refuse("?", replies.LINE_TOO_LONG, limit=self.settings.max_command_length)
                 self.close_when_done()
 
     def found_terminator(self) -> None:
@@ -139,25 +135,21 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
     # --- TLS policy
     def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:
         if cmd in ("USER", "PASS") and not self._ssl_established:
-            self._refuse(
-                cmd, "tls_required", "530 Log in over TLS only: send AUTH TLS first, then use your OCES certificate."
-            )
+            self._refuse(cmd, replies.TLS_REQUIRED)
             return
         if cmd in ("PASV", "EPSV", "PORT", "EPRT") and not self._prot:
-            self._refuse(
-                cmd, "prot_p_required", "521 Data connections must be encrypted: send PBSZ 0 and PROT P first."
-            )
+            self._refuse(cmd, replies.PROT_P_REQUIRED)
             return
         super().process_command(cmd, *args, **kwargs)
 
     def ftp_PROT(self, line: str) -> None:
         if line.strip().upper() == "C":
-            self._refuse("PROT", "clear_data", "534 PROT C refused: data connections must be encrypted; use PROT P.")
+            self._refuse("PROT", replies.CLEAR_DATA)
             return
         super().ftp_PROT(line)
 
     def ftp_CCC(self, line: str) -> None:
-        self._refuse("CCC", "clear_control", "534 CCC refused: the control connection stays encrypted.")
+        self._refuse("CCC", replies.CLEAR_CONTROL)
 
     def data_tls_problem(self, data_conn: SSL.Connection) -> tuple[str, str] | None:
         """Why a data connection may not carry this session's data, or None.
@@ -166,18 +158,11 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
         this server issued; the same certificate proves it was issued to this session's client.
         """
         if self.settings.tls_require_session_reuse and not session_reused(data_conn):
-            return (
-                "no_session_reuse",
-                "522 Data connection refused: it must resume the control connection's TLS session "
-                "(TLS session reuse is required; enable it in your FTPS client).",
-            )
+            return replies.NO_SESSION_REUSE.reason, replies.NO_SESSION_REUSE()
         control = self.socket.get_peer_certificate() if isinstance(self.socket, SSL.Connection) else None
         data = data_conn.get_peer_certificate()
         if control is None or data is None or control.digest("sha256") != data.digest("sha256"):
-            return (
-                "other_certificate",
-                "522 Data connection refused: it must present the control connection's client certificate.",
-            )
+            return replies.OTHER_CERTIFICATE.reason, replies.OTHER_CERTIFICATE()
         return None
 
     def data_refused(self, reason: str, detail: str, reply: str | None) -> None:
@@ -200,48 +185,12 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
     def _active_refused(self, command: str) -> bool:
         if self.settings.active_mode:
             return False
-        self._refuse(command, "active_mode_disabled", "502 Active mode is disabled; use passive mode (EPSV or PASV).")
+        self._refuse(command, replies.ACTIVE_MODE_DISABLED)
         return True
 
     def _make_eport(self, ip: str, port: int) -> None:
         remote_ip = self.remote_ip.removeprefix("::ffff:")
         if ip != remote_ip:
-            self._refuse(
-                "PORT", "foreign_address", f"501 Refused: data connections go only to your own address ({remote_ip})."
-            )
+            self._refuse("PORT", replies.FOREIGN_ADDRESS, ip=remote_ip)
             return
         super()._make_eport(ip, port)
-
-    # --- folders
-    def ftp_MKD(self, path: str) -> str | None:
-        assert self.view is not None
-        area = self.view.area(path)
-        if area is Area.SERVICE_ENTRY:
-            try:
-                txid = check_name(os.path.basename(path))
-            except NameRefused as exc:
-                self._refuse("MKD", "bad_name", f"553 {exc}.")
-                return None
-            if self._reservation(self.view, os.path.basename(os.path.dirname(path)), txid).exists():
-                self._refuse(
-                    "MKD", "duplicate_txid", f"553 Transaction id {txid!r} was already used; choose a new one."
-                )
-                return None
-        result: str | None = super().ftp_MKD(path)
-        return result
-
-    def ftp_SIZE(self, path: str) -> str | None:
-        recent = self.recent.get(path)
-        if recent is not None and self._current_type != "a" and not self.fs.lexists(path):
-            self.respond(f"213 {recent[0]}")
-            return path
-        result: str | None = super().ftp_SIZE(path)
-        return result
-
-    def ftp_MDTM(self, path: str) -> str | None:
-        recent = self.recent.get(path)
-        if recent is not None and not self.fs.lexists(path):
-            self.respond(f"213 {time.strftime('%Y%m%d%H%M%S', time.gmtime(recent[1]))}")
-            return path
-        result: str | None = super().ftp_MDTM(path)
-        return result

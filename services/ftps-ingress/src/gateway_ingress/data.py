@@ -11,6 +11,7 @@ from OpenSSL import SSL
 from pyftpdlib.handlers import TLS_DTPHandler
 from pyftpdlib.log import logger as ftp_logger
 
+from gateway_ingress import replies
 from gateway_ingress.replies import os_reason
 from gateway_ingress.spool import FileTooLarge, SpoolWriter
 
@@ -55,13 +56,9 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
 
     def _cut_off(self) -> tuple[Any, ...]:
         self.transfer_finished = False  # so pyftpdlib reports it incomplete and the spool file goes
-        metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="no_close_notify").inc()
+        metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason=replies.NO_CLOSE_NOTIFY.reason).inc()
         log.warning("upload ended without TLS close_notify; discarded", remote_ip=self.cmd_channel.remote_ip)
-        return (
-            "426 Upload refused: the data connection closed without a TLS close_notify, so the file may be "
-            "incomplete; nothing was kept. Upload it again.",
-            ftp_logger.warning,
-        )
+        return (replies.NO_CLOSE_NOTIFY(), ftp_logger.warning)
 
     def send(self, data: bytes) -> int:
         # Nothing goes out before the handshake has been checked: SSL_write would otherwise
@@ -92,17 +89,14 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
             super().handle_error()
             return
         if isinstance(cause, FileTooLarge):
-            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="file_too_large").inc()
+            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason=replies.FILE_TOO_LARGE.reason).inc()
             log.warning("upload over the size limit", remote_ip=self.cmd_channel.remote_ip, limit=cause.limit)
-            reply = (
-                f"552 Upload refused: the file exceeds this service's size limit of {cause.limit} bytes; "
-                "nothing was kept."
-            )
+            reply = replies.FILE_TOO_LARGE(limit=cause.limit)
         else:
             # RFC 959: 452 for insufficient storage (a full disk, a failing volume).
-            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason="storage").inc()
+            metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason=replies.STORAGE_FULL.reason).inc()
             detail = cause.strerror or os_reason(cause)
             log.error("upload could not be written", remote_ip=self.cmd_channel.remote_ip, error=repr(cause))
-            reply = f"452 Upload refused: {detail}; nothing was kept. Please upload again later."
+            reply = replies.STORAGE_FULL(detail=detail)
         self._resp = (reply, ftp_logger.warning)
         self.close()

@@ -16,6 +16,7 @@ class GatewayFS(AbstractedFS):  # type: ignore[misc]
     def __init__(self, root: str, cmd_channel: Any) -> None:
         super().__init__(root, cmd_channel)
         self.view: TenantView = cmd_channel.view
+        self._truncation: tuple[int, int] | None = None
 
     def validpath(self, path: str) -> bool:
         # A NUL byte would make realpath() raise instead of answering; no valid name holds one.
@@ -24,7 +25,16 @@ class GatewayFS(AbstractedFS):  # type: ignore[misc]
         return bool(super().validpath(path)) and self.view.area(path) is not Area.HIDDEN
 
     def listdir(self, path: str) -> list[str]:
-        return self.view.visible(path, super().listdir(path))
+        """The visible names, sorted, and no more than max_list_entries (the first ones)."""
+        names = sorted(self.view.visible(path, super().listdir(path)))
+        limit: int = self.cmd_channel.settings.max_list_entries
+        self._truncation = (limit, len(names)) if len(names) > limit else None
+        return names[:limit]
+
+    def take_truncation(self) -> tuple[int, int] | None:
+        """(shown, total) when the last listdir() was cut, once: the reply to that listing says so."""
+        truncation, self._truncation = self._truncation, None
+        return truncation
 
     def listdirinfo(self, path: str) -> list[str]:
         return self.listdir(path)

@@ -16,6 +16,7 @@ from gateway_common.logging import get_logger
 from gateway_common.refusal import Refusal
 from OpenSSL import SSL
 
+from gateway_ingress import replies
 from gateway_ingress.certificates import CertificateRefused, CertificateValidator, TrustedCertificate
 from gateway_ingress.filesystem import SessionAuthorizer
 from gateway_ingress.ocsp import Answer
@@ -48,21 +49,18 @@ class LoginCommands(Session):
 
     def ftp_PASS(self, line: str) -> None:
         if self.authenticated:
-            self.respond("503 User already authenticated.")
+            self.respond(replies.ALREADY_LOGGED_IN())
             return
         if self._login_pending:
-            self.respond("503 Login in progress.")
+            self.respond(replies.LOGIN_PENDING())
             return
         if not self.username:
-            self.respond("503 Login with USER first.")
+            self.respond(replies.USER_FIRST())
             return
         if not self.limits.login_attempt(self.remote_ip):
             metrics.FTPS_LOGINS.labels(result="refused", reason="rate_limited", kind="unknown").inc()
             log.warning("login refused", reason="rate_limited", remote_ip=self.remote_ip)
-            self.respond(
-                f"421 Too many logins from {self.remote_ip} "
-                f"(limit {self.limits.max_logins_per_minute} a minute); try again later."
-            )
+            self.respond(replies.TOO_MANY_LOGINS(ip=self.remote_ip, limit=self.limits.max_logins_per_minute))
             self.close_when_done()
             return
         try:
@@ -100,7 +98,7 @@ class LoginCommands(Session):
     def _refuse_login(self, reason: str, detail: str) -> None:
         metrics.FTPS_LOGINS.labels(result="refused", reason=reason, kind=self._claimed_kind()).inc()
         log.warning("login refused", reason=reason, detail=detail, remote_ip=self.remote_ip, **self._peer_fields())
-        self.respond(f"530 Login refused: {detail}")
+        self.respond(replies.LOGIN_REFUSED(detail=detail))
         self.close_when_done()
 
     def _complete_login(self, identity: Identity, line: str) -> None:
@@ -108,15 +106,13 @@ class LoginCommands(Session):
         self.view = TenantView.prepare(self.layout, identity, services)
         self.identity = identity
         self.authorizer = SessionAuthorizer(self.view)
-        self.handle_auth_success(
-            str(self.view.root), line, f"Welcome {identity.common_name or identity.serial_number}."
-        )
+        # pyftpdlib writes the code itself before the message.
+        welcome = replies.LOGGED_IN.text.format(name=identity.common_name or identity.serial_number)
+        self.handle_auth_success(str(self.view.root), line, welcome)
         self.fs.cwd = self.view.home
         metrics.FTPS_LOGINS.labels(result="accepted", reason="", kind=identity.kind.value).inc()
         if identity.not_after is not None:
-            metrics.CLIENT_CERT_NOT_AFTER.labels(
-                tenant=identity.tenant, subject_id=identity.subject_id, kind=identity.kind.value
-            ).set(identity.not_after.timestamp())
+            self.expiring.seen(identity.fingerprint, identity.not_after.timestamp())
         log.info(
             "login",
             tenant=identity.tenant,

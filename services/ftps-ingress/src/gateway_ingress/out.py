@@ -14,6 +14,7 @@ from typing import Any
 from gateway_common import metrics
 from gateway_common.logging import get_logger
 
+from gateway_ingress import replies
 from gateway_ingress.replies import os_reason
 from gateway_ingress.session import Session
 from gateway_ingress.tenant import Area
@@ -54,20 +55,22 @@ class OutCommands(Session):
     # --- integrity of /out files (draft-bryan-ftpext-hash)
     def ftp_HASH(self, path: str) -> None:
         self._hash(
-            "HASH", path, lambda digest, size: f"213 SHA-256 0-{max(size - 1, 0)} {digest} {os.path.basename(path)}"
+            "HASH",
+            path,
+            lambda digest, size: replies.HASH(last=max(size - 1, 0), digest=digest, name=os.path.basename(path)),
         )
 
     def ftp_XSHA256(self, path: str) -> None:
-        self._hash("XSHA256", path, lambda digest, _size: f"213 {digest}")
+        self._hash("XSHA256", path, lambda digest, _size: replies.XSHA256(digest=digest))
 
     def _hash(self, command: str, path: str, reply: Any) -> None:
         assert self.view is not None
         if self.view.area(path) is not Area.OUT_FILE:
-            self._refuse(command, "not_out_file", f"550 {command} answers only for files in /out.")
+            self._refuse(command, replies.NOT_OUT_FILE, command=command)
             return
         if self._hashing:
             # One file read per session at a time: pipelined HASH commands must not tie up the threads.
-            self._refuse(command, "busy", "450 A hash is still being computed; wait for its reply.")
+            self._refuse(command, replies.HASH_BUSY)
             return
         self._hashing = True
 
@@ -81,7 +84,7 @@ class OutCommands(Session):
         error = future.exception()
         if error is not None:
             reason = os_reason(error, "read error")
-            self.respond(f"550 Cannot hash the file: {reason}.")
+            self.respond(replies.HASH_FAILED(reason=reason))
             return
         digest, size = future.result()
         self.respond(reply(digest, size))

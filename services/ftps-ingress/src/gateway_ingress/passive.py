@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
 
+from gateway_ingress import replies
 from gateway_ingress.proxy import ProxyDataGate
 
 if TYPE_CHECKING:
@@ -27,9 +28,7 @@ class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
                 channel.settings.data_timeout,
                 self.ioloop,
                 lambda conn, source: self._admit(conn, source or (addr[0], addr[1])),
-                lambda reason: channel.data_refused(
-                    "proxy_header", reason, "425 Data connection refused: the load balancer sent no valid PROXY header."
-                ),
+                lambda reason: channel.data_refused(replies.NO_PROXY_HEADER.reason, reason, replies.NO_PROXY_HEADER()),
             )
             return
         self._admit(sock, (addr[0], addr[1]))

@@ -233,8 +233,6 @@ class UploadPipeline:
         try:
             if await self._publish(event):
                 await self._blocking(self.outbox.remove, event.event_id)
-            if target.txid_dir is not None:
-                await self._blocking(_remove_empty_tree, target.txid_dir)
         except OSError as exc:
             log.warning("tidying up after a durable upload failed", gateway_txid=event.gateway_txid, error=repr(exc))
         return event
@@ -244,11 +242,3 @@ def _log_failed_discard(future: Future[None]) -> None:
     # A failed clean-up leaves the transaction id reserved and a partial file in the spool.
     if not future.cancelled() and (error := future.exception()) is not None:
         log.error("could not remove an abandoned upload", error=repr(error))
-
-
-def _remove_empty_tree(txid_dir: Path) -> None:
-    for directory in (txid_dir / "in", txid_dir):
-        try:
-            directory.rmdir()
-        except OSError:
-            return

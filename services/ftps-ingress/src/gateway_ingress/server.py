@@ -10,10 +10,12 @@ from pyftpdlib.servers import FTPServer
 from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.control import GatewayHandler
 from gateway_ingress.data import GatewayDTPHandler
+from gateway_ingress.expiring import ExpiringCertificates
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
+from gateway_ingress.spent import SpentFolders
 from gateway_ingress.tls import build_context
 from gateway_ingress.waker import Waker
 
@@ -26,6 +28,10 @@ def build_server(
     validator: CertificateValidator,
 ) -> FTPServer:
     ioloop = IOLoop()
+    expiring = ExpiringCertificates()
+    expiring.publish()
+    # Certificates move into nearer buckets as days pass, without logging in again.
+    ioloop.call_every(60, expiring.publish)
     handler: type[GatewayHandler] = type(
         "ConfiguredGatewayHandler",
         (GatewayHandler,),
@@ -37,6 +43,8 @@ def build_server(
             "pipeline": pipeline,
             "validator": validator,
             "recent": RecentUploads(settings.upload_size_grace),
+            "spent": SpentFolders(),
+            "expiring": expiring,
             "waker": Waker(ioloop),
             "banner": settings.banner,
             "passive_ports": settings.passive_port_range(),

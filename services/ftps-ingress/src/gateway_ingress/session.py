@@ -21,12 +21,15 @@ from gateway_common.storage import StorageLayout
 from pyftpdlib.handlers import TLS_FTPHandler
 
 from gateway_ingress.certificates import CertificateValidator
+from gateway_ingress.expiring import ExpiringCertificates
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
 from gateway_ingress.proxy import ProxyHeaderReader, is_trusted
 from gateway_ingress.recent import RecentUploads
+from gateway_ingress.replies import Reply
 from gateway_ingress.settings import IngressSettings
+from gateway_ingress.spent import SpentFolders
 from gateway_ingress.tenant import TenantView
 from gateway_ingress.waker import Waker
 
@@ -65,6 +68,8 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     waker: ClassVar[Waker]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
+    spent: ClassVar[SpentFolders]
+    expiring: ClassVar[ExpiringCertificates]
     limits: ClassVar[ClientLimits]
     trusted_proxies: ClassVar[list[IPv4Network | IPv6Network]]
 
@@ -88,9 +93,10 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     def behind_proxy(self, peer_ip: str) -> bool:
         return self.settings.proxy_protocol != "off" and is_trusted(peer_ip, self.trusted_proxies)
 
-    def _refuse(self, command: str, reason: str, reply: str) -> None:
-        self._count_refusal(command, reason, reply)
-        self.respond(reply)
+    def _refuse(self, command: str, reply: Reply, /, **fields: object) -> None:
+        line = reply(**fields)
+        self._count_refusal(command, reply.reason, line)
+        self.respond(line)
 
     def _count_refusal(self, command: str, reason: str, reply: str) -> None:
         metrics.FTPS_COMMAND_REFUSALS.labels(command=command, reason=reason).inc()

@@ -99,6 +99,18 @@ class IngressSettings(ServiceSettings):
     max_logins_per_minute_per_ip: int = Field(default=30, ge=1, description="Login attempts per client IP per minute.")
     idle_timeout: int = Field(default=300, ge=1, description="Seconds a control connection may idle.")
     data_timeout: int = Field(default=120, ge=1, description="Seconds a data transfer may stall.")
+    max_transaction_folders: int = Field(
+        default=2000,
+        ge=1,
+        description="Transaction folders (MKD <txid>) a tenant may hold at once across its service folders; "
+        "MKD beyond it is refused until uploads or RMD free some.",
+    )
+    max_list_entries: int = Field(
+        default=10000,
+        ge=1,
+        description="Names one LIST, NLST or MLSD returns (the first, sorted by name); the reply says when "
+        "a listing was cut.",
+    )
     max_command_length: int = Field(
         default=1024, ge=64, le=8192, description="Longest accepted FTP command line in bytes."
     )

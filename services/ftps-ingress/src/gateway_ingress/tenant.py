@@ -41,18 +41,22 @@ class Area(Enum):
     HIDDEN = "hidden"
 
 
-# pyftpdlib permission letters per area: e=CWD l=LIST r=RETR w=STOR m=MKD d=DELE/RMD.
+# pyftpdlib permission letters per area: e=CWD l=LIST r=RETR w=STOR m=MKD d=DELE/RMD T=MFMT.
 PERMISSIONS: dict[Area, str] = {
     Area.ROOT: "el",
     Area.LOGIN: "el",
     Area.OUT: "el",
     Area.OUT_FILE: "lrd",
     Area.SERVICE: "el",
-    Area.SERVICE_ENTRY: "elmwd",
+    Area.SERVICE_ENTRY: "elmwdT",  # T: MFMT, answered for a just-uploaded file only
     Area.TXID_IN: "elmd",
-    Area.TXID_FILE: "lw",  # l: SIZE/MDTM right after the upload
+    Area.TXID_FILE: "lwT",  # l: SIZE/MDTM/MLST right after the upload
     Area.HIDDEN: "",
 }
+
+
+# Folders whose every child (but temporary files) is visible, as area() decides child by child.
+_EVERY_CHILD_VISIBLE = frozenset({Area.OUT, Area.SERVICE, Area.TXID_IN})
 
 
 class NameRefused(ValueError):
@@ -137,6 +141,11 @@ class TenantView:
 
     def visible(self, directory: str | Path, names: list[str]) -> list[str]:
         """Filter a directory listing down to what this certificate may see."""
+        area = self.area(directory)
+        if area in _EVERY_CHILD_VISIBLE:
+            # /out, service and in/ folders may hold tens of thousands of names; all but the
+            # gateway's temporary files are visible, so no path is built per name on the IO loop.
+            return [n for n in names if not n.startswith(TMP_PREFIX)]
         base = Path(directory)
         return [n for n in names if self.area(base / n) is not Area.HIDDEN]
 

@@ -16,6 +16,7 @@ from gateway_common.logging import get_logger
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.storage import out_usage
 
+from gateway_ingress import replies
 from gateway_ingress.pipeline import PendingUpload
 from gateway_ingress.replies import os_reason
 from gateway_ingress.session import Session
@@ -27,41 +28,36 @@ log = get_logger(__name__)
 
 class UploadCommands(Session):
     def ftp_STOU(self, line: str) -> None:
-        self._refuse("STOU", "unsupported", "502 STOU is not supported: the file name is the transaction id.")
+        self._refuse("STOU", replies.STOU_UNSUPPORTED)
 
     def ftp_APPE(self, file: str) -> None:
-        self._refuse("APPE", "unsupported", "550 Appending is not supported: a transaction is one whole file.")
+        self._refuse("APPE", replies.APPEND_UNSUPPORTED)
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         assert self.view is not None
         assert self.identity is not None
         if self.data_channel is not None and self.data_channel.transfer_in_progress():
             # Pointing the running data channel at a new file would splice two uploads into one.
-            self._refuse("STOR", "transfer_in_progress", "450 A transfer is in progress; wait for its reply first.")
+            self._refuse("STOR", replies.TRANSFER_IN_PROGRESS)
             return None
         if "a" in mode or self._restart_position:
             self._restart_position = 0
-            self._refuse("STOR", "resume", "550 Resuming uploads is not supported: a transaction is one whole file.")
+            self._refuse("STOR", replies.RESUME_UNSUPPORTED)
             return None
         try:
             target = self.view.upload_target(file)
         except NameRefused as exc:
-            self._refuse("STOR", "bad_name", f"553 {exc}.")
+            self._refuse("STOR", replies.BAD_NAME, detail=exc)
             return None
         route = self.routes.current().routes.get(target.service)
         if route is None or not route.allow.permits(self.identity):
-            self._refuse("STOR", "service_not_permitted", f"550 You may not upload to {target.service!r}.")
+            self._refuse("STOR", replies.SERVICE_NOT_PERMITTED, service=target.service)
             return None
         quota = self.settings.out_quota_bytes
         if quota is not None:
             used = out_usage(self.view.root / OUT)
             if used > quota:
-                self._refuse(
-                    "STOR",
-                    "out_quota",
-                    f"552 Your /out holds {used} bytes, over its quota of {quota}: download and delete "
-                    "the files in /out, then upload again.",
-                )
+                self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
                 return None
         self._abandon_upload()
         reservation = self._reservation(self.view, target.service, target.ftp_txid)
@@ -69,31 +65,26 @@ class UploadCommands(Session):
             reservation.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
         except FileExistsError:
-            self._refuse(
-                "STOR",
-                "duplicate_txid",
-                f"553 Transaction id {target.ftp_txid!r} was already used for {target.service}; "
-                "upload with a new, unique file name.",
-            )
+            self._refuse("STOR", replies.TXID_USED_FOR_SERVICE, txid=target.ftp_txid, service=target.service)
             return None
         except OSError as exc:
-            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {os_reason(exc)}.")
+            self._refuse("STOR", replies.CANNOT_ACCEPT, reason=os_reason(exc))
             return None
         gateway_txid = new_id()
         try:
             writer = SpoolWriter(self.layout.spool_dir / gateway_txid / "payload", route.max_file_size)
         except OSError as exc:
             reservation.unlink(missing_ok=True)
-            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {os_reason(exc)}.")
+            self._refuse("STOR", replies.CANNOT_ACCEPT, reason=os_reason(exc))
             return None
         self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
         self._upload_path = file
         if self.data_channel is not None:
-            self.respond("125 Data connection already open. Transfer starting.")
+            self.respond(replies.DATA_OPEN())
             self.data_channel.file_obj = writer
             self.data_channel.enable_receiving(self._current_type, "STOR")
         else:
-            self.respond("150 File status okay. About to open data connection.")
+            self.respond(replies.DATA_OPENING())
             self._in_dtp_queue = (writer, "STOR")
         return file
 
@@ -116,7 +107,7 @@ class UploadCommands(Session):
             metrics.UPLOADS.labels(service=service, result="failed").inc()
             log.error("upload could not be stored", gateway_txid=upload.gateway_txid, error=repr(error))
             reason = os_reason(error, "storage error")
-            reply = f"451 The upload could not be stored ({reason}); nothing was kept. Please upload again."
+            reply = replies.NOT_STORED(reason=reason)
         else:
             event = future.result()
             metrics.UPLOADS.labels(service=service, result="received").inc()
@@ -131,7 +122,9 @@ class UploadCommands(Session):
                 sha256=event.sha256,
             )
             self.recent.add(path, event.size, time.time())
-            reply = f"226 Transfer complete; transaction {event.ftp_txid} is on its way to {service}."
+            if upload.target.txid_dir is not None:
+                self.spent.finished(upload.target.txid_dir, id(self))
+            reply = replies.UPLOADED(txid=event.ftp_txid, service=service)
         if not self._closed:
             self.respond(reply)
 
