@@ -39,7 +39,9 @@ from gateway_ingress.login import LoginRefused, authenticate
 from gateway_ingress.ocsp import Answer
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
 from gateway_ingress.proxy import ProxyDataGate, ProxyHeaderError, ProxyHeaderReader, is_trusted, read_some
+from gateway_ingress.quota import OutUsage
 from gateway_ingress.recent import RecentUploads
+from gateway_ingress.reservations import reserve, reserved
 from gateway_ingress.settings import IngressSettings
 from gateway_ingress.spool import FileTooLarge, SpoolWriter
 from gateway_ingress.tenant import OUT, Area, NameRefused, TenantView, check_name
@@ -205,6 +207,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     waker: ClassVar[Waker]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
+    out_usage: ClassVar[OutUsage]
     limits: ClassVar[ClientLimits]
     trusted_proxies: ClassVar[list[IPv4Network | IPv6Network]]
 
@@ -533,7 +536,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             except NameRefused as exc:
                 self._refuse("MKD", "bad_name", f"553 {exc}.")
                 return None
-            if self._reservation(self.view, os.path.basename(os.path.dirname(path)), txid).exists():
+            if reserved(self.layout, self.view.identity.tenant, os.path.basename(os.path.dirname(path)), txid):
                 self._refuse(
                     "MKD", "duplicate_txid", f"553 Transaction id {txid!r} was already used; choose a new one."
                 )
@@ -563,6 +566,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         area = self.view.area(path)
         result: str | None = super().ftp_DELE(path)
         if result is not None and area is Area.OUT_FILE:
+            self.out_usage.forget(self.view.root / OUT)
             self._audit_delete(os.path.basename(path))
         return result
 
@@ -593,9 +597,6 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         self._refuse("APPE", "unsupported", "550 Appending is not supported: a transaction is one whole file.")
 
     # --- uploads
-    def _reservation(self, view: TenantView, service: str, ftp_txid: str) -> Any:
-        return self.layout.txid_dir / view.identity.tenant / service / ftp_txid
-
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         assert self.view is not None
         assert self.identity is not None
@@ -618,7 +619,10 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             return None
         quota = self.settings.out_quota_bytes
         if quota is not None:
-            used = _out_usage(self.view.root / OUT)
+            used = self.out_usage.used(self.view.root / OUT)
+            if used is None:  # not measured yet: STOR is answered once it is, off the IO loop
+                self.out_usage.measure(self.view.root / OUT, lambda: self._closed or self.ftp_STOR(file, mode))
+                return None
             if used > quota:
                 self._refuse(
                     "STOR",
@@ -628,10 +632,8 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
                 )
                 return None
         self._abandon_upload()
-        reservation = self._reservation(self.view, target.service, target.ftp_txid)
         try:
-            reservation.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+            reservation = reserve(self.layout, self.identity.tenant, target.service, target.ftp_txid)
         except FileExistsError:
             self._refuse(
                 "STOR",
@@ -645,7 +647,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             return None
         gateway_txid = new_id()
         try:
-            writer = SpoolWriter(self.layout.spool_dir / gateway_txid / "payload", route.max_file_size)
+            writer = SpoolWriter(self.layout.spool_txn(gateway_txid) / "payload", route.max_file_size)
         except OSError as exc:
             reservation.unlink(missing_ok=True)
             self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {_reason(exc)}.")
@@ -766,15 +768,6 @@ def _append(path: Path, line: bytes) -> None:
     except OSError as exc:
         # The structured log line already carries the record; say loudly that the file lacks it.
         log.error("audit record not written", path=str(path), error=repr(exc), record=line.decode(errors="replace"))
-
-
-def _out_usage(out_dir: Path) -> int:
-    """Bytes in a tenant's /out: one flat directory, so one scandir."""
-    try:
-        with os.scandir(out_dir) as entries:
-            return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file())
-    except FileNotFoundError:
-        return 0
 
 
 def _sha256_file(path: Path) -> tuple[str, int]:

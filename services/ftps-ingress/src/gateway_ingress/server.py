@@ -11,6 +11,7 @@ from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.handler import GatewayDTPHandler, GatewayHandler
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
+from gateway_ingress.quota import OutUsage
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
 from gateway_ingress.tls import build_context
@@ -25,6 +26,7 @@ def build_server(
     validator: CertificateValidator,
 ) -> FTPServer:
     ioloop = IOLoop()
+    waker = Waker(ioloop)
     handler: type[GatewayHandler] = type(
         "ConfiguredGatewayHandler",
         (GatewayHandler,),
@@ -35,8 +37,9 @@ def build_server(
             "routes": routes,
             "pipeline": pipeline,
             "validator": validator,
-            "recent": RecentUploads(settings.upload_size_grace),
-            "waker": Waker(ioloop),
+            "recent": RecentUploads(settings.upload_size_grace, layout.recent_dir),
+            "out_usage": OutUsage(settings.out_quota_max_age, pipeline.loop, waker.call_soon_threadsafe),
+            "waker": waker,
             "banner": settings.banner,
             "passive_ports": settings.passive_port_range(),
             "masquerade_address": settings.masquerade_address,

@@ -13,15 +13,12 @@ the recipient's /out (invisible to FTPS clients), fsync'd, and linked into place
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -30,7 +27,16 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from gateway_common import metrics
 from gateway_common.logging import get_logger
-from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir, is_safe_file_name
+from gateway_common.storage import (
+    TMP_PREFIX,
+    StorageLayout,
+    atomic_write,
+    find_sharded,
+    fsync_dir,
+    in_shard,
+    is_safe_file_name,
+    lock_file,
+)
 
 log = get_logger(__name__)
 _RESERVED_PREFIXES = ("status_", "response_", TMP_PREFIX)
@@ -60,19 +66,16 @@ class Outbound:
                 return backend
         raise HTTPException(401, "unknown or missing bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    @contextlib.contextmanager
-    def _locked(self, record: Path) -> Iterator[None]:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        with record.with_suffix(".lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
-
     def place(self, backend: str, key: str, out: Path, name: str, tmp: Path, placed: Placed) -> bool:
         """Link ``tmp`` into ``out`` as ``name`` once per key; return False for a repeated key."""
-        record = self.records / backend / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
-        with self._locked(record):
-            if record.exists():
-                earlier = Placed(**json.loads(record.read_text()))
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        # Records live in hash-prefix shards; one written before sharding is still honoured.
+        record = in_shard(self.records / backend, digest, f"{digest}.json")
+        record.parent.mkdir(parents=True, exist_ok=True)
+        with lock_file(record.with_suffix(".lock")):
+            found = find_sharded(self.records / backend, digest, f"{digest}.json")
+            if found is not None:
+                earlier = Placed(**json.loads(found.read_text()))
                 if (earlier.sha256, earlier.file_name) != (placed.sha256, placed.file_name):
                     raise HTTPException(409, "this Idempotency-Key was used for another file")
                 if earlier.linked or (out / name).exists():
