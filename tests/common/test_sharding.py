@@ -74,7 +74,8 @@ def test_flat_data_from_before_sharding_is_read_and_moved_on_update(tmp_path: Pa
     assert layout.find_ledger(gtxid) == flat
     with ledger.locked(gtxid):
         history, new = ledger.record(_event(gtxid, events_pb2.STATUS_CODE_ACCEPTED))
-    assert new and len(history) == 2
+    assert new
+    assert len(history) == 2
     assert not flat.exists()
     assert layout.find_ledger(gtxid) == ledger.path(gtxid)
     assert len(read_history(ledger.path(gtxid))) == 2
