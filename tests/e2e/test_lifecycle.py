@@ -59,7 +59,7 @@ def test_upload_time_does_not_grow_with_the_files_in_out(lifecycle_gateway: Gate
     sessions = {name: ftps(gw.ftps_port, pki, ClientCert.from_pki(pki, name)) for name in (EMPTY_OUT, FULL_OUT)}
     times: dict[str, list[float]] = {EMPTY_OUT: [], FULL_OUT: []}
     try:
-        for name, session in sessions.items():  # warm-up: first measurement, TLS session caches
+        for session in sessions.values():  # warm-up: first measurement, TLS session caches
             _timed_upload(session, f"warm-{uuid.uuid4().hex[:8]}")
         # Interleaved, so that load from elsewhere on the machine hits both series alike.
         for _ in range(UPLOADS):
