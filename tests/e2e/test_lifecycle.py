@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from gateway_common.storage import StorageLayout
 
-from tests.support.broker import private_vhost
+from tests.support.burst import own_gateway
 from tests.support.clients import ClientCert, ftps, wait_for_status
 from tests.support.gateway import Gateway
 
@@ -32,14 +31,8 @@ SHORT = {
 
 @pytest.fixture(scope="module")
 def lifecycle_gateway(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[Gateway]:
-    with private_vhost() as amqp_url:
-        gw = Gateway(tmp_path_factory.mktemp("lifecycle"), pki, amqp_url, extra_env=SHORT)
-        try:
-            gw.start()
-            yield gw
-        finally:
-            gw.stop()
-            sys.stderr.write("\n--- lifecycle status log (tail) ---\n" + "\n".join(gw.log("status").splitlines()[-10:]))
+    with own_gateway(tmp_path_factory.mktemp("lifecycle"), pki, SHORT) as gw:
+        yield gw
 
 
 def _timed_upload(session: object, txid: str) -> float:

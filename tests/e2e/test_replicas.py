@@ -29,8 +29,9 @@ from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 from gateway_common.storage import StorageLayout, in_shard
 from gateway_status.ledger import Ledger, read_history
 
-from tests.support.broker import close_connections, private_vhost
-from tests.support.clients import ClientCert, curl, ftps, read_status
+from tests.support.broker import close_connections
+from tests.support.burst import final_statuses, own_gateway, upload_until
+from tests.support.clients import ClientCert, ftps, read_status
 from tests.support.gateway import SERVICES, Gateway
 
 pytestmark = pytest.mark.e2e
@@ -41,23 +42,14 @@ DAY = 86400.0
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[Gateway]:
-    with private_vhost() as url:
-        gw = Gateway(
-            tmp_path_factory.mktemp("replicas"),
-            pki,
-            url,
-            extra_env={"GATEWAY_RETRY_DELAYS": "[0.3, 0.6, 1]", "GATEWAY_MAX_ATTEMPTS": "4"},
-        )
+    def replicate(gw: Gateway) -> None:
         for service in SERVICES:
             gw.add_replica(service)
-        # The status replicas sweep every second, so the sweep test sees both at work.
-        for status in ("status", "status#2"):
-            gw.replica_env.setdefault(status, {})["GATEWAY_RETENTION_INTERVAL"] = "1"
-        try:
-            gw.start()
-            yield gw
-        finally:
-            gw.stop()
+
+    # Short retries; the status replicas sweep every second, so the sweep test sees both at work.
+    env = {"GATEWAY_RETRY_DELAYS": "[0.3, 0.6, 1]", "GATEWAY_MAX_ATTEMPTS": "4", "GATEWAY_RETENTION_INTERVAL": "1"}
+    with own_gateway(tmp_path_factory.mktemp("replicas"), pki, env, replicate) as gw:
+        yield gw
 
 
 def _session(gw: Gateway, pki: Path, ingress: str, name: str = "employee") -> ftplib.FTP_TLS:
@@ -112,40 +104,14 @@ def test_size_and_mdtm_answer_on_the_other_ingress_replica(pair: Gateway, pki: P
         other.quit()
 
 
-def _upload(gw: Gateway, client: ClientCert, ingress: str, folder: Path) -> tuple[str, bool]:
-    txid = f"burst-{uuid.uuid4().hex[:12]}.xml"
-    (folder / txid).write_bytes(f"<report id='{txid}'/>".encode())
-    result = curl(gw.ftps_port_of(ingress), gw.pki, client, f"/{SERVICE}/", "-T", str(folder / txid), timeout=20)
-    return txid, result.returncode == 0
-
-
-def _burst(gw: Gateway, client: ClientCert, folder: Path, stop: threading.Event, ingress: str) -> dict[str, bool]:
-    results: dict[str, bool] = {}
-    while not stop.is_set():
-        txid, ok = _upload(gw, client, ingress, folder)
-        results[txid] = ok
-        if not ok:
-            time.sleep(0.2)  # that replica may be restarting
-    return results
-
-
-def _final_histories(out: Path, txids: list[str], timeout: float) -> dict[str, list[str | None]]:
-    deadline = time.monotonic() + timeout
-    histories: dict[str, list[str | None]] = {}
-    waiting = set(txids)
-    while waiting and time.monotonic() < deadline:
-        for txid in list(waiting):
-            path = out / f"status_{SERVICE}_{txid}.xml"
-            if path.exists() and read_status(path).findtext("StatusCode") in ("0", "2"):
-                waiting.discard(txid)
-        time.sleep(0.2)
-    assert not waiting, f"{len(waiting)} acknowledged uploads have no final status: {sorted(waiting)[:5]}"
+def _histories(out: Path, txids: list[str]) -> dict[str, list[str | None]]:
+    """The codes of each status file's history, then its current code."""
     time.sleep(1)  # a late duplicate would show now
+    histories: dict[str, list[str | None]] = {}
     for txid in txids:
         status = read_status(out / f"status_{SERVICE}_{txid}.xml")
-        histories[txid] = [event.findtext("StatusCode") for event in status.iter("Event")] + [
-            status.findtext("StatusCode")
-        ]
+        codes = [event.findtext("StatusCode") for event in status.iter("Event")]
+        histories[txid] = [*codes, status.findtext("StatusCode")]
     return histories
 
 
@@ -155,7 +121,8 @@ def test_acknowledged_uploads_survive_one_replica_of_each_kind_killed(pair: Gate
     faults = ("ingress", "router#2", "adapter-http", "status#2", "adapter-heartbeat#2", "broker")
     with ThreadPoolExecutor(4) as pool:
         bursts = [
-            pool.submit(_burst, pair, client, tmp_path, stop, ingress) for ingress in ("ingress", "ingress#2") * 2
+            pool.submit(upload_until, pair, client, tmp_path, stop, SERVICE, pair.ftps_port_of(ingress))
+            for ingress in ("ingress", "ingress#2") * 2
         ]
         for fault in faults:
             time.sleep(1.5)
@@ -167,7 +134,8 @@ def test_acknowledged_uploads_survive_one_replica_of_each_kind_killed(pair: Gate
         stop.set()
         results = {txid: ok for burst in bursts for txid, ok in burst.result().items()}
     acknowledged = [txid for txid, ok in results.items() if ok]
-    histories = _final_histories(pair.out_dir(TENANT), acknowledged, timeout=90)
+    final_statuses(pair.out_dir(TENANT), SERVICE, acknowledged, timeout=90)
+    histories = _histories(pair.out_dir(TENANT), acknowledged)
     for txid, codes in histories.items():
         # One "sent", one "accepted" (however many replicas handled them), status 2 at the end.
         assert sorted(codes[:-1]) == ["1", "2"], (txid, codes)

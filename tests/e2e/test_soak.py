@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import private_vhost
+from tests.support.burst import own_gateway
 from tests.support.clients import ClientCert, ftps
 from tests.support.gateway import SERVICES, Gateway
 
@@ -44,13 +44,8 @@ AREAS = ("spool", "ledger", "outbox", "tenants", "txids", "recent", "audit")
 
 @pytest.fixture(scope="module")
 def soak_gateway(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[Gateway]:
-    with private_vhost() as url:
-        gw = Gateway(tmp_path_factory.mktemp("soak"), pki, url, extra_env=SHORT)
-        try:
-            gw.start()
-            yield gw
-        finally:
-            gw.stop()
+    with own_gateway(tmp_path_factory.mktemp("soak"), pki, SHORT) as gw:
+        yield gw
 
 
 def _rss_and_fds(pid: int) -> tuple[int, int]:

@@ -208,3 +208,21 @@ def test_replicas_sweeping_at_once_remove_each_item_once(tmp_path: Path) -> None
     assert sum(counts.get(timeout=5) for _ in replicas) == items
     assert sum(sweep(layout, LIFETIMES, NOW).removed.values()) == 0
     assert not any(p.name == "payload" for p in layout.spool_dir.rglob("*"))
+
+
+def test_a_folder_another_replica_is_deleting_is_not_counted_again(tmp_path: Path) -> None:
+    layout = _layout(tmp_path)
+    gtxid = _transaction(layout, (ACCEPTED, 20))
+    folder = layout.spool_txn(gtxid)
+    # What the winning replica leaves while it deletes: its renamed folder, with the old mtime.
+    doomed = folder.with_name(f".tmp-swept-{int(time.time())}-{gtxid}-abcd")
+    folder.rename(doomed)
+    _age(doomed, 400)
+    assert sum(sweep(layout, LIFETIMES, NOW).removed.values()) == 0
+    assert doomed.exists()
+    # One the winner never finished (it crashed) goes after the temp lifetime.
+    crashed = folder.with_name(f".tmp-swept-{int(NOW - 2 * DAY)}-{gtxid}-abcd")
+    doomed.rename(crashed)
+    _age(crashed, 400)
+    assert sweep(layout, LIFETIMES, NOW).removed == {"temp": 1}
+    assert not crashed.exists()

@@ -103,15 +103,30 @@ def _unlink(path: str | Path) -> bool:
     return True
 
 
+SWEPT = f"{TMP_PREFIX}swept-"
+
+
 def _remove_tree(path: Path) -> bool:
-    """Remove a folder so that only one replica wins and a crash leaves only a ``.tmp-`` folder."""
-    doomed = path.with_name(f"{TMP_PREFIX}swept-{path.name}-{secrets.token_hex(4)}")
+    """Remove a folder so that only one replica wins and a crash leaves only a ``.tmp-`` folder.
+
+    The renamed folder keeps its old mtime, so its name carries when it was renamed: another
+    replica must not take it for a crash leftover while the winner is still deleting it.
+    """
+    doomed = path.with_name(f"{SWEPT}{int(time.time())}-{path.name}-{secrets.token_hex(4)}")
     try:
         os.rename(path, doomed)
     except FileNotFoundError:
         return False
     shutil.rmtree(doomed, ignore_errors=True)
     return True
+
+
+def _swept_at(name: str) -> float:
+    """When a ``.tmp-swept-`` folder was renamed by a sweep (0 for any other temporary file)."""
+    if not name.startswith(SWEPT):
+        return 0.0
+    stamp = name[len(SWEPT) :].split("-", 1)[0]
+    return float(stamp) if stamp.isdigit() else 0.0
 
 
 class Sweep:
@@ -139,7 +154,7 @@ class Sweep:
         """Remove a crashed writer's leftover once it is older than the temp lifetime; True if it was one."""
         if not entry.name.startswith(TMP_PREFIX):
             return False
-        if self.older(stat, self.lifetimes.temp):
+        if self.older(stat, self.lifetimes.temp) and _swept_at(entry.name) < self.now - self.lifetimes.temp:
             path = Path(entry.path)
             removed = _remove_tree(path) if entry.is_dir(follow_symlinks=False) else _unlink(path)
             if removed:
