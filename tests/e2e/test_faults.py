@@ -24,6 +24,7 @@ import pytest
 from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 
 from tests.support.broker import close_connections, private_vhost
+from tests.support.burst import final_statuses, upload_until
 from tests.support.clients import ClientCert, curl, read_status, wait_for_status
 from tests.support.gateway import BIN, Gateway
 
@@ -52,39 +53,12 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[Gate
             gw.stop()
 
 
-def _upload_until(gw: Gateway, client: ClientCert, folder: Path, stop: threading.Event) -> dict[str, bool]:
-    """Upload one file after another until ``stop``; return txid -> whether the gateway said 226."""
-    results: dict[str, bool] = {}
-    while not stop.is_set():
-        txid = f"burst-{uuid.uuid4().hex[:12]}.xml"
-        payload = folder / txid
-        payload.write_bytes(f"<report id='{txid}'/>".encode())
-        result = curl(gw.ftps_port, gw.pki, client, f"/{SERVICE}/", "-T", str(payload), timeout=20)
-        results[txid] = result.returncode == 0
-        if result.returncode != 0:
-            time.sleep(0.2)  # the ingress may be restarting
-    return results
-
-
-def _final_statuses(out: Path, txids: list[str], timeout: float) -> dict[str, Path]:
-    deadline = time.monotonic() + timeout
-    waiting = set(txids)
-    while waiting and time.monotonic() < deadline:
-        for txid in list(waiting):
-            path = out / f"status_{SERVICE}_{txid}.xml"
-            if path.exists() and read_status(path).findtext("StatusCode") in ("0", "2"):
-                waiting.discard(txid)
-        time.sleep(0.2)
-    assert not waiting, f"{len(waiting)} acknowledged uploads have no final status: {sorted(waiting)[:5]}"
-    return {txid: out / f"status_{SERVICE}_{txid}.xml" for txid in txids}
-
-
 def test_acknowledged_uploads_survive_crashes_and_broker_loss(faulty: Gateway, pki: Path, tmp_path: Path) -> None:
     client = ClientCert.from_pki(pki, "employee")
     stop = threading.Event()
     started = time.monotonic()
     with ThreadPoolExecutor(CLIENTS) as pool:
-        uploads = [pool.submit(_upload_until, faulty, client, tmp_path, stop) for _ in range(CLIENTS)]
+        uploads = [pool.submit(upload_until, faulty, client, tmp_path, stop, SERVICE) for _ in range(CLIENTS)]
         for fault in FAULTS:
             time.sleep(FAULT_GAP)
             if fault == "broker":
@@ -97,7 +71,7 @@ def test_acknowledged_uploads_survive_crashes_and_broker_loss(faulty: Gateway, p
     acknowledged = [txid for txid, ok in results.items() if ok]
     burst_seconds = time.monotonic() - started
 
-    statuses = _final_statuses(faulty.out_dir(TENANT), acknowledged, timeout=60)
+    statuses = final_statuses(faulty.out_dir(TENANT), SERVICE, acknowledged, timeout=60)
 
     deliveries: dict[str, int] = faulty.backend("GET", "/deliveries")
     duplicates = 0

@@ -108,7 +108,7 @@ def test_oversize_upload_is_refused_and_nothing_is_kept(alt_gateway: Gateway, pk
     txid = f"big-{uuid.uuid4().hex[:8]}"
     spool, txids = alt_gateway.data_dir / "spool", alt_gateway.data_dir / "txids"
     # Other tests' accepted uploads stay in the spool (kept for replay); only this one must go.
-    earlier = set(spool.glob("*/payload"))
+    earlier = set(spool.rglob("*payload"))  # .tmp-payload while receiving
     try:
         ftp.storbinary(f"STOR small-files/{txid}", io.BytesIO(b"x" * 2_000_000))  # small-files allows 1024
         reply = "no refusal"
@@ -118,9 +118,9 @@ def test_oversize_upload_is_refused_and_nothing_is_kept(alt_gateway: Gateway, pk
         reply = ftp.getmultiline()
     assert reply.startswith("552 Upload refused: the file exceeds this service's size limit of 1024 bytes"), reply
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (set(spool.glob("*/payload")) - earlier or list(txids.rglob(txid))):
+    while time.monotonic() < deadline and (set(spool.rglob("*payload")) - earlier or list(txids.rglob(txid))):
         time.sleep(0.05)
-    assert not set(spool.glob("*/payload")) - earlier, "the partial upload was removed"
+    assert not set(spool.rglob("*payload")) - earlier, "the partial upload was removed"
     assert not list(txids.rglob(txid)), "the transaction id is free again"
     assert ftp.storbinary(f"STOR small-files/{txid}", io.BytesIO(b"small enough")).startswith("226")
     ftp.quit()

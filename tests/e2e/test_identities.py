@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gateway_common.storage import StorageLayout
 from gateway_pki.demo import DEMO_CLIENTS
 from lxml import etree
 
@@ -190,7 +191,7 @@ def test_delete_in_out_removes_it_for_the_whole_company_and_is_audited(
     finally:
         session.quit()
     assert outbound not in listing(gateway, cert("company"), "/%2Fout/")
-    audit = gateway.data_dir / "audit" / "out-deletes.jsonl"
+    audit = StorageLayout(gateway.data_dir).audit_file  # one log per UTC day
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         records = [json.loads(line) for line in audit.read_text().splitlines()] if audit.exists() else []
@@ -220,7 +221,7 @@ def _company_entries(gateway: Gateway, service: str) -> set[str]:
     root = gateway.data_dir / "tenants" / COMPANY
     folders = {p.relative_to(root).as_posix() for p in root.glob(f"*/{service}/**/*")}
     reservations = gateway.data_dir / "txids" / COMPANY / service
-    return folders | ({f"txid:{p.name}" for p in reservations.iterdir()} if reservations.exists() else set())
+    return folders | {f"txid:{p.name}" for p in reservations.rglob("*") if p.is_file()}
 
 
 def test_duplicate_transaction_id_is_refused_before_any_data(gateway: Gateway, cert: CertFactory) -> None:
@@ -300,7 +301,9 @@ def test_no_path_escapes_the_root(gateway: Gateway, cert: CertFactory, path: str
 
 
 def _spool(gateway: Gateway) -> set[Path]:
-    return set((gateway.data_dir / "spool").rglob("*"))
+    """Everything in the spool but its shard folders, which stay once made."""
+    spool = gateway.data_dir / "spool"
+    return {p for p in spool.rglob("*") if p.parent != spool}
 
 
 def test_a_failed_upload_leaves_nothing_and_frees_its_transaction_id(gateway: Gateway, cert: CertFactory) -> None:

@@ -68,7 +68,7 @@ def test_every_written_status_file_validates(tmp_path: Path, naming: str) -> Non
     for journey in journeys():
         for event in journey:
             if event.response_file:  # as an adapter leaves it: in the spool, before the event
-                response = layout.spool_dir / event.gateway_txid / "responses" / event.response_file
+                response = layout.spool_txn(event.gateway_txid) / "responses" / event.response_file
                 response.parent.mkdir(parents=True)
                 response.write_bytes(b"<answer/>")
             writer._write(event)

@@ -43,6 +43,9 @@ class Gateway:
     http_ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
     passive_ports: range = field(default_factory=lambda: free_port_range(20))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Services to start; a second replica of a service is named "<service>#2" (see add_replica).
+    services: tuple[str, ...] = SERVICES
+    replica_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -108,13 +111,32 @@ class Gateway:
         }
         if service in self.http_ports:
             env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])
-        return env | self.extra_env
+        return env | self.extra_env | self.replica_env.get(service, {})
+
+    def add_replica(self, service: str) -> str:
+        """Run a second process of ``service`` on the same data dir and broker; return its name."""
+        name = f"{service}#2"
+        self.services += (name,)
+        self.http_ports[name] = free_port()
+        env = {"GATEWAY_NODE_NAME": name}
+        if service == "ingress":
+            passive = free_port_range(20)
+            env |= {
+                "GATEWAY_FTPS_PORT": str(free_port()),
+                "GATEWAY_PASSIVE_PORTS": f"{passive.start}-{passive.stop - 1}",
+            }
+        self.replica_env[name] = env
+        return name
+
+    def ftps_port_of(self, ingress: str) -> int:
+        return int(self.replica_env.get(ingress, {}).get("GATEWAY_FTPS_PORT", self.ftps_port))
 
     def log_path(self, service: str) -> Path:
         return self.root / f"{service}.log"
 
     def start_service(self, service: str) -> None:
-        command = BIN / ("gateway-demo-backend" if service == "demo-backend" else f"gateway-{service}")
+        program = service.split("#", maxsplit=1)[0]
+        command = BIN / ("gateway-demo-backend" if program == "demo-backend" else f"gateway-{program}")
         log = self.log_path(service).open("ab")
         self.procs[service] = subprocess.Popen([str(command)], env=self.env(service), stdout=log, stderr=log)
         log.close()
@@ -122,9 +144,9 @@ class Gateway:
     def start(self) -> Gateway:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.routes_file.write_text(yaml.safe_dump(self.routes or self.default_routes()))
-        for service in ("demo-backend", *SERVICES):
+        for service in ("demo-backend", *self.services):
             self.start_service(service)
-        for service in SERVICES:
+        for service in self.services:
             self.wait_ready(service)
         return self
 

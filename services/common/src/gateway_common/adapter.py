@@ -169,7 +169,8 @@ class Adapter(abc.ABC):
         except ValueError as exc:
             bound.warning("backend response dropped", reason=str(exc))
             return
-        spooled = self.layout.spool_dir / upload.gateway_txid / "responses" / name
+        # Beside the payload, so both share one lifetime in the spool.
+        spooled = self.layout.spool_path(upload.spool_path).parent / "responses" / name
         await asyncio.to_thread(spooled.parent.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread(atomic_write, spooled, response.content)
         event = status_event(

@@ -86,6 +86,29 @@ STATUS_FILES_WRITTEN = Counter(
 RETENTION_REMOVED = Counter(
     "gateway_retention_files_removed_total", "Files in /out removed because they outlived the retention."
 )
+# --- storage (measured by the status service's sweep; every replica reports the same volume)
+STORAGE_BYTES = Gauge(
+    "gateway_storage_bytes",
+    "Bytes stored per area (spool, ledger, outbox, out, txids, outbound, audit, recent) after the last sweep.",
+    ["area"],
+)
+STORAGE_ENTRIES = Gauge("gateway_storage_entries", "Files stored per area after the last sweep.", ["area"])
+STORAGE_OLDEST_AGE = Gauge(
+    "gateway_storage_oldest_age_seconds", "Age of the oldest file kept per area at the last sweep.", ["area"]
+)
+STORAGE_REMOVED = Counter(
+    "gateway_storage_removed_total",
+    "Items the sweep removed per area (temp: leftovers of crashed writers), counted by the replica that removed them.",
+    ["area"],
+)
+STORAGE_SWEEP_SECONDS = Gauge("gateway_storage_sweep_duration_seconds", "Duration of the last storage sweep.")
+STORAGE_SWEEP_LAST_SUCCESS = Gauge(
+    "gateway_storage_sweep_last_success_timestamp_seconds", "When the last storage sweep finished."
+)
+VOLUME_SIZE_BYTES = Gauge("gateway_storage_volume_size_bytes", "Size of the shared data volume.")
+VOLUME_FREE_BYTES = Gauge("gateway_storage_volume_free_bytes", "Bytes available on the shared data volume.")
+VOLUME_INODES = Gauge("gateway_storage_volume_inodes", "Inodes (files) of the shared data volume.")
+VOLUME_FREE_INODES = Gauge("gateway_storage_volume_free_inodes", "Inodes available on the shared data volume.")
 OUTBOUND_FILES = Counter(
     "gateway_outbound_files_total",
     "Outbound file pushes by backend and result (placed, repeated, or the HTTP refusal code).",

@@ -1,27 +1,60 @@
 """Where things live on the shared storage, and how they are written durably.
 
-<data_dir>/spool/<gateway_txid>/<file>    received payloads (kept for replay until retention)
-<data_dir>/spool/<gateway_txid>/responses/ response files adapters got from backends
-<data_dir>/outbox/<event_id>.pb           upload events not yet confirmed by the broker
-<data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique
-<data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
-<data_dir>/tenants/<tenant>/out/          what clients download: status and response files
-<data_dir>/audit/out-deletes.jsonl        append-only record of files clients deleted from /out
-<data_dir>/outbound/<backend>/<key>.json  what a backend pushed under each Idempotency-Key
-<data_dir>/responses/<backend>/<key>.json what a backend answered under each Idempotency-Key
+<data_dir>/spool/<shard>/<gateway_txid>/payload      received payloads (kept for replay, then swept)
+<data_dir>/spool/<shard>/<gateway_txid>/responses/   response files adapters got from backends
+<data_dir>/outbox/<event_id>.pb                      upload events not yet confirmed by the broker
+<data_dir>/txids/<tenant>/<service>/<shard>/<id>     reservations that make FTPTransactionIDs unique
+<data_dir>/ledger/<shard>/<gateway_txid>.pb          the status history of each transaction
+<data_dir>/recent/<shard>/<key>                      SIZE/MDTM answers for uploads that just left
+<data_dir>/tenants/<tenant>/out/                     what clients download: status and response files
+<data_dir>/audit/out-deletes-<YYYY-MM-DD>.jsonl      append-only record of files clients deleted from /out
+<data_dir>/outbound/<backend>/<key>.json             what a backend pushed under each Idempotency-Key
+<data_dir>/responses/<backend>/<key>.json            what a backend answered under each Idempotency-Key
+
+<shard> is the first SHARD_DIGITS hex digits of the gateway id (random) or of the SHA-256 of
+a client-chosen name, so no folder grows with the number of transactions: 4096 shards hold a
+few hundred entries each per million items kept. Data written before sharding sits one level
+up (``spool/<gateway_txid>``, ``ledger/<gateway_txid>.pb``, ``txids/<tenant>/<service>/<id>``,
+``audit/out-deletes.jsonl``); it is read where it is and swept like the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import re
 import secrets
 import shutil
+import time
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
+
+from gateway_common.events import GATEWAY_TXID
 
 _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 TMP_PREFIX = ".tmp-"
+SHARD_DIGITS = 3
+
+
+def shard_of(key: str) -> str:
+    """The shard folder of a gateway id (its own random digits) or of any other name (its hash)."""
+    digits = key if GATEWAY_TXID.fullmatch(key) else hashlib.sha256(key.encode()).hexdigest()
+    return digits[:SHARD_DIGITS]
+
+
+def in_shard(directory: Path, key: str, name: str) -> Path:
+    return directory / shard_of(key) / name
+
+
+def find_sharded(directory: Path, key: str, name: str) -> Path | None:
+    """``name`` in its shard of ``directory`` or, written before sharding, directly in it."""
+    for path in (in_shard(directory, key, name), directory / name):
+        if path.exists():
+            return path
+    return None
 
 
 # Longest file name in bytes (ext4, XFS, NFS); atomic_write's temporary name adds TMP_OVERHEAD.
@@ -45,6 +78,29 @@ def is_safe_file_name(name: str, reserved: tuple[str, ...] = ()) -> bool:
     )
 
 
+@contextlib.contextmanager
+def lock_file(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """Hold an exclusive lock on ``path`` (created if missing); yield False if busy and not ``blocking``.
+
+    The sweep removes lock files of expired transactions while holding them, so a lock taken on
+    a file that was removed meanwhile is retried on the file now at ``path``.
+    """
+    while True:
+        with path.open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = -1
+            if current == os.fstat(lock.fileno()).st_ino:
+                yield True
+                return
+
+
 class StorageLayout:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
@@ -53,7 +109,24 @@ class StorageLayout:
         self.txid_dir = self.data_dir / "txids"
         self.ledger_dir = self.data_dir / "ledger"
         self.tenants_dir = self.data_dir / "tenants"
-        self.audit_file = self.data_dir / "audit" / "out-deletes.jsonl"
+        self.recent_dir = self.data_dir / "recent"
+        self.audit_dir = self.data_dir / "audit"
+
+    @property
+    def audit_file(self) -> Path:
+        """Today's delete audit log: one file per UTC day, so old days can be expired whole."""
+        return self.audit_dir / f"out-deletes-{time.strftime('%Y-%m-%d', time.gmtime())}.jsonl"
+
+    def spool_txn(self, gateway_txid: str) -> Path:
+        """Folder of a new transaction's payload and responses."""
+        return in_shard(self.spool_dir, gateway_txid, gateway_txid)
+
+    def find_spool_txn(self, gateway_txid: str) -> Path:
+        """Folder of a transaction in the spool, sharded or flat; the sharded one if neither exists."""
+        return find_sharded(self.spool_dir, gateway_txid, gateway_txid) or self.spool_txn(gateway_txid)
+
+    def find_ledger(self, gateway_txid: str) -> Path | None:
+        return find_sharded(self.ledger_dir, gateway_txid, f"{gateway_txid}.pb")
 
     def ensure(self) -> None:
         for path in (self.spool_dir, self.outbox_dir, self.txid_dir, self.ledger_dir, self.tenants_dir):
@@ -78,10 +151,17 @@ class StorageLayout:
 
 
 def out_usage(out: Path) -> int:
-    """Bytes of the files in a tenant's /out: one flat directory, so one scandir."""
+    """Bytes of the visible files in a tenant's /out (one flat directory, so one scandir).
+
+    Temporary files of writers (``.tmp-*``, a crashed one's included) never count.
+    """
     try:
         with os.scandir(out) as entries:
-            return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file())
+            return sum(
+                entry.stat(follow_symlinks=False).st_size
+                for entry in entries
+                if not entry.name.startswith(TMP_PREFIX) and entry.is_file(follow_symlinks=False)
+            )
     except FileNotFoundError:
         return 0
 

@@ -11,6 +11,7 @@ from typing import Any
 from gateway_common.storage import TMP_PREFIX
 
 from gateway_ingress import replies
+from gateway_ingress.reservations import reserved
 from gateway_ingress.session import Session
 from gateway_ingress.tenant import OUT, Area, NameRefused, TenantView, check_name
 
@@ -52,7 +53,7 @@ class FolderCommands(Session):
             except NameRefused as exc:
                 self._refuse("MKD", replies.BAD_NAME, detail=exc)
                 return None
-            if self._reservation(self.view, os.path.basename(os.path.dirname(path)), txid).exists():
+            if reserved(self.layout, self.view.identity.tenant, os.path.basename(os.path.dirname(path)), txid):
                 self._refuse("MKD", replies.TXID_USED, txid=txid)
                 return None
             limit = self.settings.max_transaction_folders

@@ -17,7 +17,7 @@ from gateway_common.logging import get_logger
 from gateway_ingress import replies
 from gateway_ingress.replies import os_reason
 from gateway_ingress.session import Session
-from gateway_ingress.tenant import Area
+from gateway_ingress.tenant import OUT, Area
 
 log = get_logger(__name__)
 _HASH_CHUNK = 1 << 20
@@ -29,6 +29,7 @@ class OutCommands(Session):
         area = self.view.area(path)
         result: str | None = super().ftp_DELE(path)
         if result is not None and area is Area.OUT_FILE:
+            self.out_usage.forget(self.view.root / OUT)
             self._audit_delete(os.path.basename(path))
         return result
 

@@ -13,6 +13,7 @@ from gateway_ingress.data import GatewayDTPHandler
 from gateway_ingress.expiring import ExpiringCertificates
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
+from gateway_ingress.quota import OutUsage
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
 from gateway_ingress.spent import SpentFolders
@@ -32,6 +33,7 @@ def build_server(
     expiring.publish()
     # Certificates move into nearer buckets as days pass, without logging in again.
     ioloop.call_every(60, expiring.publish)
+    waker = Waker(ioloop)
     handler: type[GatewayHandler] = type(
         "ConfiguredGatewayHandler",
         (GatewayHandler,),
@@ -42,10 +44,11 @@ def build_server(
             "routes": routes,
             "pipeline": pipeline,
             "validator": validator,
-            "recent": RecentUploads(settings.upload_size_grace),
+            "recent": RecentUploads(settings.upload_size_grace, layout.recent_dir),
+            "out_usage": OutUsage(settings.out_quota_max_age, pipeline.loop, waker.call_soon_threadsafe),
             "spent": SpentFolders(),
             "expiring": expiring,
-            "waker": Waker(ioloop),
+            "waker": waker,
             "banner": settings.banner,
             "passive_ports": settings.passive_port_range(),
             "masquerade_address": settings.masquerade_address,

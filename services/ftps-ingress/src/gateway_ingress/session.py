@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future
 from ipaddress import IPv4Network, IPv6Network
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from gateway_common import metrics
@@ -26,6 +25,7 @@ from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuth
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
 from gateway_ingress.proxy import ProxyHeaderReader, is_trusted
+from gateway_ingress.quota import OutUsage
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.replies import Reply
 from gateway_ingress.settings import IngressSettings
@@ -68,6 +68,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     waker: ClassVar[Waker]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
+    out_usage: ClassVar[OutUsage]
     spent: ClassVar[SpentFolders]
     expiring: ClassVar[ExpiringCertificates]
     limits: ClassVar[ClientLimits]
@@ -117,7 +118,3 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     def on_loop(self, then: Callable[..., None], *args: Any) -> Callable[[Future[Any]], None]:
         """A done-callback for another thread's future: ``then(*args, future)`` runs on the FTP IO loop."""
         return lambda future: self.waker.call_soon_threadsafe(then, *args, future)
-
-    def _reservation(self, view: TenantView, service: str, ftp_txid: str) -> Path:
-        """The file whose exclusive creation makes a transaction id used (MKD checks it, STOR takes it)."""
-        return self.layout.txid_dir / view.identity.tenant / service / ftp_txid

@@ -120,6 +120,12 @@ class IngressSettings(ServiceSettings):
         description="Bytes a tenant may keep in /out; above it uploads are refused until /out is cleaned. "
         "None: no quota.",
     )
+    out_quota_max_age: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a measurement of a tenant's /out is used for the quota before it is taken again "
+        "(in the background, never on the FTP IO loop).",
+    )
     proxy_protocol: Literal["off", "v1", "v2", "auto"] = Field(
         default="off",
         description="PROXY protocol header expected from trusted load balancers on control and passive data "

@@ -6,6 +6,10 @@ hashes them (hashlib, in C, without the GIL) and writes each batch with one writ
 decrypting and storing run on two cores, threads hand over once per batch rather than once per
 record, and there is no second pass over the file. fsync and close are left to ``commit``, which
 runs off the FTP IO loop.
+
+The payload is received under a hidden temporary name and renamed to its own name by
+``commit``: a payload left by an ingress killed mid-upload is then a ``.tmp-*`` file that the
+status service's sweep removes after a day, never mistaken for a stored upload.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import queue
 import threading
 from pathlib import Path
 
-from gateway_common.storage import fsync_dir
+from gateway_common.storage import TMP_PREFIX, fsync_dir
 
 # How far the writer thread may fall behind the network before the IO loop waits for it,
 # as a slow disk would make it wait in a plain write().
@@ -39,7 +43,10 @@ class FileTooLarge(OSError):
 class SpoolWriter:
     def __init__(self, path: Path, max_size: int | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "already in the spool", str(path))
+        self._partial = path.with_name(f"{TMP_PREFIX}{path.name}")
+        fd = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         self._fd = fd
         self._hash = hashlib.sha256()
         self.path = path
@@ -119,9 +126,12 @@ class SpoolWriter:
         finally:
             os.close(self._fd)
             self._fd = -1
-        # The transaction's folder is new too: its entry in the spool must be durable as well.
+        os.link(self._partial, self.path)  # never over an existing payload (EEXIST)
+        os.unlink(self._partial)
+        # The transaction's folder is new too, and maybe its shard: their entries must be durable as well.
         fsync_dir(self.path.parent)
         fsync_dir(self.path.parent.parent)
+        fsync_dir(self.path.parent.parent.parent)
         return self._hash.hexdigest()
 
     def discard(self) -> None:
@@ -131,6 +141,7 @@ class SpoolWriter:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = -1
+        self._partial.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.path.parent.rmdir()

@@ -6,7 +6,6 @@ The 226 is sent here, from on_file_received's completion, never by pyftpdlib's d
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import Future
 
@@ -14,11 +13,11 @@ from gateway_common import metrics
 from gateway_common.events import new_id
 from gateway_common.logging import get_logger
 from gateway_common.proto.gateway.v1 import events_pb2
-from gateway_common.storage import out_usage
 
 from gateway_ingress import replies
 from gateway_ingress.pipeline import PendingUpload
 from gateway_ingress.replies import os_reason
+from gateway_ingress.reservations import reserve
 from gateway_ingress.session import Session
 from gateway_ingress.spool import SpoolWriter
 from gateway_ingress.tenant import OUT, NameRefused
@@ -55,15 +54,16 @@ class UploadCommands(Session):
             return None
         quota = self.settings.out_quota_bytes
         if quota is not None:
-            used = out_usage(self.view.root / OUT)
+            used = self.out_usage.used(self.view.root / OUT)
+            if used is None:  # not measured yet: STOR is answered once it is, off the IO loop
+                self.out_usage.measure(self.view.root / OUT, lambda: self._closed or self.ftp_STOR(file, mode))
+                return None
             if used > quota:
                 self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
                 return None
         self._abandon_upload()
-        reservation = self._reservation(self.view, target.service, target.ftp_txid)
         try:
-            reservation.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+            reservation = reserve(self.layout, self.identity.tenant, target.service, target.ftp_txid)
         except FileExistsError:
             self._refuse("STOR", replies.TXID_USED_FOR_SERVICE, txid=target.ftp_txid, service=target.service)
             return None
@@ -72,7 +72,7 @@ class UploadCommands(Session):
             return None
         gateway_txid = new_id()
         try:
-            writer = SpoolWriter(self.layout.spool_dir / gateway_txid / "payload", route.max_file_size)
+            writer = SpoolWriter(self.layout.spool_txn(gateway_txid) / "payload", route.max_file_size)
         except OSError as exc:
             reservation.unlink(missing_ok=True)
             self._refuse("STOR", replies.CANNOT_ACCEPT, reason=os_reason(exc))

@@ -8,7 +8,7 @@ from gateway_common.storage import StorageLayout
 
 from gateway_status.outbound import Outbound, build_outbound_app
 from gateway_status.responses import mount_responses
-from gateway_status.retention import run_retention
+from gateway_status.retention import run_sweeps
 from gateway_status.settings import StatusSettings
 from gateway_status.writer import StatusWriter
 
@@ -26,7 +26,7 @@ def main() -> None:
         await bus.connect()
         try:
             await bus.consume(await bus.declare_status(), writer.handle)
-            await run_retention(layout, settings.retention_days, settings.retention_interval)
+            await run_sweeps(layout, settings.lifetimes(), settings.retention_interval, settings.volume_interval)
         finally:
             await bus.close()
 

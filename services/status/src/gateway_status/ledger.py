@@ -1,16 +1,19 @@
-"""Per-transaction status history on shared storage, safe across replicas and redeliveries."""
+"""Per-transaction status history on shared storage, safe across replicas and redeliveries.
+
+Histories live in shard folders (``<shard>/<gateway_txid>.pb``); one written before sharding
+(``<gateway_txid>.pb``) is read where it is and moved into its shard by its next update.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
 from gateway_common.events import GATEWAY_TXID
 from gateway_common.messaging import PoisonMessage
 from gateway_common.proto.gateway.v1 import events_pb2
-from gateway_common.storage import atomic_write
+from gateway_common.storage import atomic_write, find_sharded, fsync_dir, in_shard, lock_file, shard_of
 
 # Later stages win; within a stage the later event wins. A late "sent" therefore never
 # replaces "accepted", and a response outranks both.
@@ -30,9 +33,25 @@ def current_status(history: list[events_pb2.StatusEvent]) -> events_pb2.StatusEv
     return max(history, key=lambda e: (_STAGE[e.code], _order(e)))
 
 
+FINAL_CODES = frozenset({events_pb2.STATUS_CODE_ACCEPTED, events_pb2.STATUS_CODE_ERROR})
+
+
+def read_history(path: Path) -> list[events_pb2.StatusEvent]:
+    history = events_pb2.StatusHistory()
+    history.ParseFromString(path.read_bytes())
+    return list(history.events)
+
+
 class Ledger:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+
+    def path(self, gateway_txid: str) -> Path:
+        return in_shard(self.directory, gateway_txid, f"{gateway_txid}.pb")
+
+    def find(self, gateway_txid: str) -> Path | None:
+        """Where the history of ``gateway_txid`` is stored (sharded or flat), if anywhere."""
+        return find_sharded(self.directory, gateway_txid, f"{gateway_txid}.pb")
 
     @contextlib.contextmanager
     def locked(self, gateway_txid: str) -> Iterator[None]:
@@ -43,8 +62,11 @@ class Ledger:
         """
         if not GATEWAY_TXID.fullmatch(gateway_txid):
             raise PoisonMessage(f"status event with malformed gateway_txid {gateway_txid!r}")
-        with (self.directory / f"{gateway_txid}.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        shard = self.directory / shard_of(gateway_txid)
+        if not shard.is_dir():
+            shard.mkdir(parents=True, exist_ok=True)
+            fsync_dir(self.directory)
+        with lock_file(shard / f"{gateway_txid}.lock"):
             yield
 
     def history_with(self, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
@@ -55,7 +77,8 @@ class Ledger:
         """
         if event.code not in _STAGE:
             raise PoisonMessage(f"status event with unknown code {event.code}")
-        events = self.history(event.gateway_txid)
+        found = self.find(event.gateway_txid)
+        events = [] if found is None else read_history(found)
         if any(e.event_id == event.event_id for e in events):
             return events, False
         events.append(event)
@@ -63,11 +86,13 @@ class Ledger:
         return events, True
 
     def history(self, gateway_txid: str) -> list[events_pb2.StatusEvent]:
-        path = self.directory / f"{gateway_txid}.pb"
-        history = events_pb2.StatusHistory()
-        if path.exists():
-            history.ParseFromString(path.read_bytes())
-        return list(history.events)
+        found = self.find(gateway_txid)
+        return [] if found is None else read_history(found)
 
     def save(self, gateway_txid: str, events: list[events_pb2.StatusEvent]) -> None:
-        atomic_write(self.directory / f"{gateway_txid}.pb", events_pb2.StatusHistory(events=events).SerializeToString())
+        """Write the history into its shard; one written before sharding moves there now."""
+        found = self.find(gateway_txid)
+        path = self.path(gateway_txid)
+        atomic_write(path, events_pb2.StatusHistory(events=events).SerializeToString())
+        if found is not None and found != path:
+            found.unlink(missing_ok=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -37,7 +36,17 @@ from fastapi.responses import JSONResponse
 from gateway_common import metrics
 from gateway_common.logging import get_logger
 from gateway_common.naming import Naming
-from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir, is_safe_file_name, out_usage
+from gateway_common.storage import (
+    TMP_PREFIX,
+    StorageLayout,
+    atomic_write,
+    find_sharded,
+    fsync_dir,
+    in_shard,
+    is_safe_file_name,
+    lock_file,
+    out_usage,
+)
 
 from gateway_status.tokens import BackendScope, authenticate
 
@@ -85,8 +94,9 @@ class Outbound:
         """Link ``tmp`` into ``out`` as ``name`` once per key; return False for a repeated key."""
         record = key_record(self.records, backend, key)
         with locked(record):
-            if record.exists():
-                earlier = Placed(**json.loads(record.read_text()))
+            found = find_sharded(self.records / backend, record.stem, record.name)
+            if found is not None:
+                earlier = Placed(**json.loads(found.read_text()))
                 if (earlier.sha256, earlier.file_name) != (placed.sha256, placed.file_name):
                     raise HTTPException(409, "this Idempotency-Key was used for another file")
                 if earlier.linked or (out / name).exists():
@@ -104,16 +114,16 @@ class Outbound:
 
 
 def key_record(records: Path, backend: str, key: str) -> Path:
-    """Where what a backend did under one Idempotency-Key is kept."""
-    return records / backend / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    """Where what a backend did under one Idempotency-Key is kept (sharded by the key's hash)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return in_shard(records / backend, digest, f"{digest}.json")
 
 
 @contextlib.contextmanager
 def locked(record: Path) -> Iterator[None]:
     """Hold a key's lock (across replicas on shared storage) while its record changes."""
     record.parent.mkdir(parents=True, exist_ok=True)
-    with record.with_suffix(".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with lock_file(record.with_suffix(".lock")):
         yield
 
 

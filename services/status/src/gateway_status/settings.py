@@ -4,6 +4,7 @@ from gateway_common.naming import STATUS_FILE_CODE_TEMPLATE, STATUS_FILE_TEMPLAT
 from gateway_common.settings import ServiceSettings
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from gateway_status.retention import DAY, Lifetimes
 from gateway_status.tokens import BackendScope
 
 
@@ -19,7 +20,35 @@ class StatusSettings(ServiceSettings):
     retention_days: float = Field(
         default=30.0, gt=0, description="Status and outbound files in /out older than this are removed."
     )
-    retention_interval: float = Field(default=3600.0, gt=0, description="Seconds between retention sweeps.")
+    retention_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between storage sweeps (every lifetime below, and usage metrics)."
+    )
+    payload_replay_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Days a payload (and its responses) stays in the spool after its transaction's final status, "
+        "for gateway-replay; payloads without a final status are never removed.",
+    )
+    ledger_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="Days a transaction's status history is kept after its last update (once its payload is gone).",
+    )
+    txid_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="Days a FTPTransactionID stays reserved (unique per tenant and service), and outbound "
+        "Idempotency-Keys are remembered; at least GATEWAY_RETENTION_DAYS.",
+    )
+    audit_days: float = Field(default=400.0, gt=0, description="Days the daily /out delete audit logs are kept.")
+    temp_file_age: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds after which temporary files of crashed writers (.tmp-*, uploads cut off) are removed.",
+    )
+    volume_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between measurements of the data volume's free space."
+    )
     status_file_template: str = Field(
         default=STATUS_FILE_TEMPLATE,
         description="Name of the status file, <prefix>{service}_{txid}<suffix>: these shapes keep names unambiguous.",
@@ -31,6 +60,25 @@ class StatusSettings(ServiceSettings):
             "then {service}_{txid}~{code}<suffix>."
         ),
     )
+
+    @model_validator(mode="after")
+    def _txids_outlive_status_files(self) -> Self:
+        # A reused id while its old status file is still in /out would mix two transactions.
+        if self.txid_days < self.retention_days:
+            raise ValueError(
+                f"GATEWAY_TXID_DAYS ({self.txid_days}) must be at least GATEWAY_RETENTION_DAYS ({self.retention_days})"
+            )
+        return self
+
+    def lifetimes(self) -> Lifetimes:
+        return Lifetimes(
+            out=self.retention_days * DAY,
+            payload=self.payload_replay_days * DAY,
+            ledger=self.ledger_days * DAY,
+            txid=self.txid_days * DAY,
+            audit=self.audit_days * DAY,
+            temp=self.temp_file_age,
+        )
 
     @field_validator("status_file_template", "status_file_code_template")
     @classmethod

@@ -74,7 +74,7 @@ class StatusWriter:
         name = event.response_file
         if not is_safe_file_name(name, (self.naming.reserved_prefixes[0],)):
             raise PoisonMessage(f"response file name {name!r} is not a safe file name")
-        source = self.layout.spool_dir / event.gateway_txid / "responses" / name
+        source = self.layout.find_spool_txn(event.gateway_txid) / "responses" / name
         if not source.is_file():
             raise PoisonMessage(f"response file {name!r} of {event.gateway_txid} is not in the spool")
         atomic_copy(source, out / name)

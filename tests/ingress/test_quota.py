@@ -1,0 +1,63 @@
+"""Usage of /out for the quota: measured on a worker thread, reused for a while, temporary files never counted."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gateway_ingress.quota import OutUsage, out_usage
+
+
+def test_temporary_files_of_crashed_writers_do_not_count(tmp_path: Path) -> None:
+    (tmp_path / "status_a.xml").write_bytes(b"x" * 100)
+    (tmp_path / ".tmp-outbound.1234").write_bytes(b"x" * 10_000)  # a push cut off by a crash
+    (tmp_path / ".tmp-status_b.xml.abcd").write_bytes(b"x" * 10_000)
+    (tmp_path / "folder").mkdir()
+    assert out_usage(tmp_path) == 100
+    assert out_usage(tmp_path / "missing") == 0
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def test_measured_once_then_reused_and_refreshed_in_the_background(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    ioloop: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]]] = queue.SimpleQueue()
+    now = [0.0]
+    usage = OutUsage(10.0, loop, lambda fn, *args: ioloop.put((fn, args)), clock=lambda: now[0])
+
+    def run_ioloop_once() -> None:
+        fn, args = ioloop.get(timeout=5)
+        fn(*args)
+
+    (tmp_path / "a.xml").write_bytes(b"x" * 10)
+    assert usage.used(tmp_path) is None
+    answered: list[int | None] = []
+    usage.measure(tmp_path, lambda: answered.append(usage.used(tmp_path)))
+    run_ioloop_once()
+    assert answered == [10]
+
+    (tmp_path / "b.xml").write_bytes(b"x" * 5)
+    now[0] = 5.0
+    assert usage.used(tmp_path) == 10  # fresh enough: no listing at all
+    assert ioloop.empty()
+    now[0] = 11.0
+    assert usage.used(tmp_path) == 10  # old: answered at once, measured again in the background
+    run_ioloop_once()
+    assert usage.used(tmp_path) == 15
+
+    usage.forget(tmp_path)  # a DELE in /out on this replica
+    assert usage.used(tmp_path) is None
