@@ -73,7 +73,8 @@ def test_flat_data_from_before_sharding_is_read_and_moved_on_update(tmp_path: Pa
     flat.write_bytes(events_pb2.StatusHistory(events=[sent]).SerializeToString())
     assert layout.find_ledger(gtxid) == flat
     with ledger.locked(gtxid):
-        history, new = ledger.record(_event(gtxid, events_pb2.STATUS_CODE_ACCEPTED))
+        history, new = ledger.history_with(_event(gtxid, events_pb2.STATUS_CODE_ACCEPTED))
+        ledger.save(gtxid, history)
     assert new
     assert len(history) == 2
     assert not flat.exists()

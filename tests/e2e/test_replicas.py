@@ -225,7 +225,7 @@ def test_two_sweeping_status_replicas_remove_each_expired_item_once(pair: Gatewa
         accepted = status_event(upload, events_pb2.STATUS_CODE_ACCEPTED, "test")
         accepted.occurred_at.CopyFrom(timestamp(datetime.fromtimestamp(old, UTC)))
         with ledger.locked(gtxid):
-            ledger.record(accepted)
+            ledger.save(gtxid, ledger.history_with(accepted)[0])
         # An expired reservation and an expired /out file.
         reservation = in_shard(layout.txid_dir / TENANT / "heartbeat", f"old-{n}", f"old-{n}")
         reservation.parent.mkdir(parents=True, exist_ok=True)

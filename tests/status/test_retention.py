@@ -53,7 +53,7 @@ def _transaction(layout: StorageLayout, *codes_and_ages: tuple[int, float], payl
         event = status_event(upload, code, "test")  # type: ignore[arg-type]
         event.occurred_at.CopyFrom(timestamp(datetime.fromtimestamp(NOW - days * DAY, UTC)))
         with ledger.locked(gtxid):
-            ledger.record(event)
+            ledger.save(gtxid, ledger.history_with(event)[0])
     return gtxid
 
 
