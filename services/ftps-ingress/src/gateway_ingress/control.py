@@ -21,7 +21,6 @@ from gateway_ingress.out import OutCommands
 from gateway_ingress.passive import GatewayPassiveDTP
 from gateway_ingress.proxy import ProxyHeaderError, read_some
 from gateway_ingress.tenant import Area, NameRefused, check_name
-from gateway_ingress.tls import session_reused
 from gateway_ingress.upload import UploadCommands
 
 log = get_logger(__name__)
@@ -162,15 +161,12 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
     def data_tls_problem(self, data_conn: SSL.Connection) -> tuple[str, str] | None:
         """Why a data connection may not carry this session's data, or None.
 
-        Reuse of a TLS session proves the data connection comes from the holder of a session
-        this server issued; the same certificate proves it was issued to this session's client.
+        The data connection must come from the control connection's address (passive.py) and
+        prove the control connection's client certificate: by a full handshake, which signs with
+        its private key, or by resuming a session, which carries the certificate of the handshake
+        that made it. A session issued to another client carries another certificate.
+        docs/hardening.md explains why resuming the control session itself adds nothing to this.
         """
-        if self.settings.tls_require_session_reuse and not session_reused(data_conn):
-            return (
-                "no_session_reuse",
-                "522 Data connection refused: it must resume the control connection's TLS session "
-                "(TLS session reuse is required; enable it in your FTPS client).",
-            )
         control = self.socket.get_peer_certificate() if isinstance(self.socket, SSL.Connection) else None
         data = data_conn.get_peer_certificate()
         if control is None or data is None or control.digest("sha256") != data.digest("sha256"):

@@ -68,6 +68,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
         self.identity: Identity | None = None
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
+        self.upload_reply: str | None = None  # why the upload failed, sent once it is discarded
         self._hashing = False
         self._login_pending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards

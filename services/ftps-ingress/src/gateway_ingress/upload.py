@@ -139,10 +139,23 @@ class UploadCommands(Session):
             self.respond(reply)
 
     def on_incomplete_file_received(self, file: str) -> None:
-        upload = self._upload
-        self._abandon_upload()
-        if upload is not None:
-            metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
+        """The one final reply of an upload that did not complete, once nothing of it is left.
+
+        The data channel set ``upload_reply`` to why (data.py); the reply waits for the discard so
+        that a client retrying at once finds its transaction id free.
+        """
+        upload, self._upload = self._upload, None
+        reply = self.upload_reply or "426 The upload did not complete; nothing was kept. Upload it again."
+        self.upload_reply = None
+        if upload is None:
+            self._reply_if_open(reply)
+            return
+        metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
+        self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply))
+
+    def _reply_if_open(self, reply: str) -> None:
+        if self.connected and not self._closed:
+            self.respond(reply)
 
     def _abandon_upload(self) -> None:
         upload, self._upload = self._upload, None
