@@ -18,7 +18,7 @@ from OpenSSL import SSL
 from gateway_ingress.data import GatewayDTPHandler
 from gateway_ingress.login import LoginCommands
 from gateway_ingress.out import OutCommands
-from gateway_ingress.passive import GatewayPassiveDTP
+from gateway_ingress.passive import GatewayPassiveDTP, PassivePortRefused
 from gateway_ingress.proxy import ProxyHeaderError, read_some
 from gateway_ingress.tenant import Area, NameRefused, check_name
 from gateway_ingress.upload import UploadCommands
@@ -107,14 +107,26 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
         if self._proxy_reader is not None or self._ssl_accepting:
             channel = "proxy_header" if self._proxy_reader is not None else "tls_handshake"
         else:
-            channel = "control"
+            channel = "control" if self.authenticated else "login"
         metrics.FTPS_TIMEOUTS.labels(channel=channel).inc()
         log.info("connection timed out", channel=channel, remote_ip=self.remote_ip, timeout=self.timeout)
-        if channel != "control":
+        if channel not in ("control", "login"):
             self.close()  # nobody to talk to: no reply is readable before TLS is up
             return
-        self.respond(f"421 No command for {self.timeout} seconds; closing the control connection.")
+        if channel == "login":
+            self.respond(f"421 Not logged in within {self.timeout} seconds; closing the control connection.")
+        else:
+            self.respond(f"421 No command for {self.timeout} seconds; closing the control connection.")
         self.close_when_done()
+
+    def handle_auth_success(self, home: str, password: str, msg_login: str) -> None:
+        # Until now the short GATEWAY_LOGIN_TIMEOUT ran (server.py): bare connections, stalled
+        # handshakes and AUTH TLS followed by nothing cost a slot for seconds, not minutes.
+        super().handle_auth_success(home, password, msg_login)
+        self.timeout = self.settings.idle_timeout
+        if self._idler is not None and not self._idler.cancelled:
+            self._idler.cancel()
+        self._idler = self.ioloop.call_later(self.timeout, self.handle_timeout, _errback=self.handle_error)
 
     def collect_incoming_data(self, data: bytes) -> None:
         # Replaces pyftpdlib's fixed 2048-byte limit, which answers and then keeps reading the rest.
@@ -149,6 +161,21 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
             return
         super().process_command(cmd, *args, **kwargs)
 
+    def ftp_AUTH(self, line: str) -> None:
+        if not isinstance(self.socket, SSL.Connection) and not self.limits.handshake_attempt(self.remote_ip):
+            limit = self.limits.max_handshakes_per_minute
+            self._refuse_connection(
+                "tls_handshake_rate",
+                f"421 Too many TLS handshakes from {self.remote_ip} (limit {limit} a minute); try again later.",
+            )
+            return
+        super().ftp_AUTH(line)
+        if self._ssl_requested:
+            # Whatever the client sent after AUTH TLS in the same segment came in plaintext and
+            # must not be executed inside TLS (STARTTLS command injection, CVE-2011-0411).
+            self.ac_in_buffer = b""
+            self._in_buffer, self._in_buffer_len = [], 0
+
     def ftp_PROT(self, line: str) -> None:
         if line.strip().upper() == "C":
             self._refuse("PROT", "clear_data", "534 PROT C refused: data connections must be encrypted; use PROT P.")
@@ -181,6 +208,13 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
         log.warning("data connection refused", reason=reason, detail=detail, remote_ip=self.remote_ip)
         if reply is not None and self.connected:
             self.respond(reply)
+
+    # --- passive mode
+    def _make_epasv(self, extmode: bool = False) -> None:
+        try:
+            super()._make_epasv(extmode)
+        except PassivePortRefused as refused:
+            self._refuse("EPSV" if extmode else "PASV", refused.reason, refused.reply)
 
     # --- active mode
     def ftp_PORT(self, line: str) -> None:

@@ -41,6 +41,8 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     _ssl_established: bool
     _in_buffer: list[bytes]
     _in_buffer_len: int
+    _in_dtp_queue: Any
+    _idler: Any
     remote_ip: str
     remote_port: int
     use_sendfile = False

@@ -153,6 +153,15 @@ class UploadCommands(Session):
         metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
         self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply))
 
+    def fail_waiting_upload(self, reply: str) -> bool:
+        """End a STOR still waiting for its data connection with ``reply``; False if there is none."""
+        if self._upload is None or self._in_dtp_queue is None:
+            return False
+        self._in_dtp_queue = None
+        self.upload_reply = reply
+        self.on_incomplete_file_received(self._upload_path)
+        return True
+
     def _reply_if_open(self, reply: str) -> None:
         if self.connected and not self._closed:
             self.respond(reply)
