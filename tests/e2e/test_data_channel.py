@@ -266,6 +266,28 @@ def test_truncated_upload_gets_one_reply_keeps_nothing_and_frees_its_id(
     assert 327_680 not in sizes, "the truncated file was not kept"
 
 
+def test_abor_during_an_upload_answers_426_then_226_and_frees_the_id(
+    gateway: Gateway, pki: Path, cert: CertFactory
+) -> None:
+    me = cert("employee")
+    control = _session(gateway, pki, me)
+    txid = _txid("abor")
+    data = _tls_data(control, pki, me, control.passive_port())
+    assert control.send(f"STOR heartbeat/{txid}").startswith(("125", "150"))
+    data.sendall(b"c" * 100_000)
+    time.sleep(0.3)  # the server has read some of it: a transfer in progress
+    assert control.send("ABOR").startswith("426 Upload aborted; nothing was kept.")
+    assert control.reply().startswith("226 ABOR")
+    data.close()
+    again = _tls_data(control, pki, me, control.passive_port())
+    assert control.send(f"STOR heartbeat/{txid}").startswith(("125", "150")), "the id is free again"
+    again.sendall(b"the whole file")
+    again.unwrap().close()
+    assert _next_reply(control).startswith("226 Transfer complete")
+    assert control.send("NOOP").startswith("200")
+    control.close()
+
+
 # --- 10.2: a half-closed data connection must not spin the IO loop
 
 

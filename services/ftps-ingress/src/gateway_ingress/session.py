@@ -43,6 +43,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     _in_buffer_len: int
     _in_dtp_queue: Any
     _idler: Any
+    data_channel: Any
     remote_ip: str
     remote_port: int
     use_sendfile = False

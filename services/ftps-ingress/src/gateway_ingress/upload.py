@@ -153,6 +153,18 @@ class UploadCommands(Session):
         metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
         self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply))
 
+    def ftp_ABOR(self, line: str) -> None:
+        channel = self.data_channel
+        if self._upload is not None and channel is not None and channel.receive:
+            # RFC 959: 426 for the transfer, then 226 for ABOR; both once nothing of it is left.
+            self.upload_reply = "426 Upload aborted; nothing was kept.\r\n226 ABOR command successful."
+            self.data_channel = None
+            channel.close()
+        elif not self.fail_waiting_upload("426 Upload aborted; nothing was kept.\r\n225 ABOR command successful."):
+            super().ftp_ABOR(line)
+        else:
+            self._shutdown_connecting_dtp()
+
     def fail_waiting_upload(self, reply: str) -> bool:
         """End a STOR still waiting for its data connection with ``reply``; False if there is none."""
         if self._upload is None or self._in_dtp_queue is None:
