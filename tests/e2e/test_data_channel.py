@@ -105,6 +105,34 @@ def _eventually_free(gateway: Gateway, txid: str, timeout: float = 5) -> bool:
     return False
 
 
+def test_a_session_the_server_no_longer_knows_costs_only_a_full_handshake(
+    gateway: Gateway, alt_gateway: Gateway, pki: Path, cert: CertFactory
+) -> None:
+    """What a flushed session cache looks like to a client: its data connection offers a session the
+    server cannot resume (here one of another gateway), gets a full handshake, and the transfer works."""
+    me = cert("employee")
+    context = tls_context(pki, me)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    elsewhere = Control(alt_gateway.ftps_port, source="127.0.0.26")
+    assert elsewhere.send("AUTH TLS").startswith("234")
+    elsewhere.sock = context.wrap_socket(elsewhere.sock, server_hostname="127.0.0.1")
+    elsewhere.file = elsewhere.sock.makefile("rb")
+    assert elsewhere.send("NOOP").startswith("200")
+    unknown = elsewhere.sock.session
+    elsewhere.close()
+    control = _session(gateway, pki, me)
+    txid = _txid("evicted")
+    port = control.passive_port()
+    assert control.send(f"STOR heartbeat/{txid}").startswith("150")
+    with context.wrap_socket(_data_socket(port), server_hostname="127.0.0.1", session=unknown) as data:
+        assert not data.session_reused
+        data.sendall(b"after the cache lost my session")
+        data.unwrap()
+    assert _next_reply(control).startswith("226")
+    control.close()
+    wait_for_status(gateway.out_dir(COMPANY), f"status_heartbeat_{txid}.xml", 2)
+
+
 def test_data_connection_resuming_another_clients_session_is_refused(
     gateway: Gateway, pki: Path, cert: CertFactory
 ) -> None:
