@@ -55,6 +55,7 @@ ALT_LIMITS = {
     "max_tls_handshakes_per_minute_per_ip": 10,
     "login_timeout": 2,
     "data_handshake_timeout": 2,
+    "passive_timeout": 2,
 }
 ALT_OUT_QUOTA = 100_000
 

@@ -252,7 +252,8 @@ def test_tls13_client_closing_right_after_close_notify_gets_226(gateway: Gateway
 
 
 def _tls_data(control: Control, pki: Path, cert: ClientCert, port: int) -> ssl.SSLSocket:
-    return tls_context(pki, cert).wrap_socket(_data_socket(port), server_hostname="127.0.0.1")
+    source = control.sock.getsockname()[0]
+    return tls_context(pki, cert).wrap_socket(_data_socket(port, source), server_hostname="127.0.0.1")
 
 
 @pytest.mark.parametrize("ending", ["fin-then-close", "fin-then-reset", "reset"])
@@ -437,6 +438,27 @@ def test_passive_port_exhaustion_gets_a_clear_425_and_never_a_port_outside_the_r
     finally:
         for control in held:
             control.close()
+
+
+def test_unused_passive_port_closes_and_ends_the_waiting_upload(
+    alt_gateway: Gateway, pki: Path, cert: CertFactory
+) -> None:
+    me = cert("employee")
+    control = _session(alt_gateway, pki, me, source="127.0.0.27")
+    txid = _txid("nodata")
+    port = control.passive_port()
+    assert control.send(f"STOR heartbeat/{txid}").startswith("150")
+    reply = _next_reply(control, timeout=ALT_LIMITS["passive_timeout"] + 5)
+    assert reply.startswith(f"425 No data connection within {ALT_LIMITS['passive_timeout']} seconds"), reply
+    with pytest.raises(OSError):
+        _data_socket(port, source="127.0.0.27").close()  # the listener is gone
+    # The STOR ended with that reply, its id free: the same transaction goes through now.
+    data = _tls_data(control, pki, me, control.passive_port())
+    assert control.send(f"STOR heartbeat/{txid}").startswith(("125", "150"))
+    data.sendall(b"now with data")
+    data.unwrap().close()
+    assert _next_reply(control).startswith("226")
+    control.close()
 
 
 # --- 10.10 (connection part): short timeouts before login and for unhandshaken data connections
