@@ -450,7 +450,7 @@ def test_unused_passive_port_closes_and_ends_the_waiting_upload(
     assert control.send(f"STOR heartbeat/{txid}").startswith("150")
     reply = _next_reply(control, timeout=ALT_LIMITS["passive_timeout"] + 5)
     assert reply.startswith(f"425 No data connection within {ALT_LIMITS['passive_timeout']} seconds"), reply
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         _data_socket(port, source="127.0.0.27").close()  # the listener is gone
     # The STOR ended with that reply, its id free: the same transaction goes through now.
     data = _tls_data(control, pki, me, control.passive_port())
