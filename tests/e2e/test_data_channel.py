@@ -496,6 +496,15 @@ def test_connections_that_do_not_log_in_are_closed_after_the_login_timeout(alt_g
         assert _closed_within(sock, login_timeout + 3), "held past the login timeout"
         sock.close()
     assert time.monotonic() - started < login_timeout + 4
+    # Commands before login do not extend the deadline (an idle timer would run till +3.5 s here).
+    chatty = socket.create_connection(("127.0.0.1", alt_gateway.ftps_port), source_address=("127.0.0.28", 0))
+    connected = time.monotonic()
+    chatty.recv(1024)
+    for _ in range(int((login_timeout - 0.5) * 4)):
+        chatty.sendall(b"NOOP\r\n")
+        time.sleep(0.25)
+    assert _closed_within(chatty, connected + login_timeout + 1.25 - time.monotonic())
+    chatty.close()
 
 
 def test_data_connection_without_handshake_is_closed_soon(alt_gateway: Gateway, pki: Path, cert: CertFactory) -> None:

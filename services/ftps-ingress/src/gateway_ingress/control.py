@@ -32,6 +32,10 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
 
     # --- connection lifecycle
     def handle(self) -> None:
+        # A deadline from connect, not an idle timer: commands before login do not extend it.
+        self._login_deadline = self.ioloop.call_later(
+            self.settings.login_timeout, self._login_overdue, _errback=self.handle_error
+        )
         if self._proxy_reader is None:
             self._admit()
         # else: admitted once the PROXY header has named the real client.
@@ -98,6 +102,7 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
         super().log_cmd(cmd, arg, respcode, respstr)
 
     def close(self) -> None:
+        self._cancel_login_deadline()
         if self._counted_ip is not None:
             self.limits.disconnect(self._counted_ip)
             self._counted_ip = None
@@ -107,26 +112,35 @@ class GatewayHandler(LoginCommands, UploadCommands, OutCommands):
         if self._proxy_reader is not None or self._ssl_accepting:
             channel = "proxy_header" if self._proxy_reader is not None else "tls_handshake"
         else:
-            channel = "control" if self.authenticated else "login"
+            channel = "control"
         metrics.FTPS_TIMEOUTS.labels(channel=channel).inc()
         log.info("connection timed out", channel=channel, remote_ip=self.remote_ip, timeout=self.timeout)
-        if channel not in ("control", "login"):
+        if channel != "control":
             self.close()  # nobody to talk to: no reply is readable before TLS is up
             return
-        if channel == "login":
-            self.respond(f"421 Not logged in within {self.timeout} seconds; closing the control connection.")
-        else:
-            self.respond(f"421 No command for {self.timeout} seconds; closing the control connection.")
+        self.respond(f"421 No command for {self.timeout} seconds; closing the control connection.")
+        self.close_when_done()
+
+    def _login_overdue(self) -> None:
+        """GATEWAY_LOGIN_TIMEOUT after connect and not logged in: bare connections, stalled
+        handshakes and AUTH TLS followed by nothing hold a slot for seconds, not minutes."""
+        if self.authenticated or self._closed:
+            return
+        metrics.FTPS_TIMEOUTS.labels(channel="login").inc()
+        log.info("not logged in in time", remote_ip=self.remote_ip, timeout=self.settings.login_timeout)
+        if self._proxy_reader is not None or self._ssl_accepting:
+            self.close()  # no reply is readable before TLS is up
+            return
+        self.respond(f"421 Not logged in within {self.settings.login_timeout} seconds; closing the control connection.")
         self.close_when_done()
 
     def handle_auth_success(self, home: str, password: str, msg_login: str) -> None:
-        # Until now the short GATEWAY_LOGIN_TIMEOUT ran (server.py): bare connections, stalled
-        # handshakes and AUTH TLS followed by nothing cost a slot for seconds, not minutes.
+        self._cancel_login_deadline()
         super().handle_auth_success(home, password, msg_login)
-        self.timeout = self.settings.idle_timeout
-        if self._idler is not None and not self._idler.cancelled:
-            self._idler.cancel()
-        self._idler = self.ioloop.call_later(self.timeout, self.handle_timeout, _errback=self.handle_error)
+
+    def _cancel_login_deadline(self) -> None:
+        if self._login_deadline is not None and not self._login_deadline.cancelled:
+            self._login_deadline.cancel()
 
     def collect_incoming_data(self, data: bytes) -> None:
         # Replaces pyftpdlib's fixed 2048-byte limit, which answers and then keeps reading the rest.

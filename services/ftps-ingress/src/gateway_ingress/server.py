@@ -41,8 +41,7 @@ def build_server(
             "banner": settings.banner,
             "passive_ports": settings.passive_port_range(),
             "masquerade_address": settings.masquerade_address,
-            # Until login; GatewayHandler.handle_auth_success switches to the idle timeout.
-            "timeout": settings.login_timeout,
+            "timeout": settings.idle_timeout,
             "limits": ClientLimits(
                 settings.max_connections_per_ip,
                 settings.max_logins_per_minute_per_ip,

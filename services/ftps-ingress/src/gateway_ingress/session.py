@@ -79,6 +79,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
         self._counted_ip: str | None = None
         self._session_counted = False
         self._discarding_line = False
+        self._login_deadline: Any = None  # control.py: GATEWAY_LOGIN_TIMEOUT from connect
         super().__init__(conn, server, ioloop)
         if self.connected and self.behind_proxy(self.remote_ip):
             self._proxy_reader = ProxyHeaderReader(self.settings.proxy_protocol)
