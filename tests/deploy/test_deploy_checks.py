@@ -463,7 +463,6 @@ def test_full_values_reach_the_services(tools: Path, monkeypatch: pytest.MonkeyP
         assert ingress.crl_urls == ing["crl"]["urls"]
         assert [p.name for p in ingress.crl_files] == sorted(ing["crl"]["data"])
         assert ingress.crl_fetch is ing["crl"]["fetch"] is False
-        assert ingress.tls_require_session_reuse is ing["tls"]["requireSessionReuse"] is False
         assert ingress.tls_require_close_notify is ing["tls"]["requireCloseNotify"] is False
         assert ingress.out_quota_bytes == ing["outQuotaBytes"]
         assert ingress.accepted_policies == ing["acceptedPolicies"]

@@ -45,17 +45,24 @@ def cert(pki: Path):
     return make
 
 
-# The second gateway's settings: for clients that cannot reuse TLS sessions (ftplib), active mode,
+# The second gateway's settings: active mode,
 # tight limits that tests can reach quickly, and a PROXY-protocol balancer at PROXY_SOURCE.
 PROXY_SOURCE = "127.0.0.9"
-ALT_LIMITS = {"idle_timeout": 3, "max_connections_per_ip": 3, "max_logins_per_minute_per_ip": 5}
+ALT_LIMITS = {
+    "idle_timeout": 3,
+    "max_connections_per_ip": 3,
+    "max_logins_per_minute_per_ip": 5,
+    "max_tls_handshakes_per_minute_per_ip": 10,
+    "login_timeout": 2,
+    "data_handshake_timeout": 2,
+    "passive_timeout": 2,
+}
 ALT_OUT_QUOTA = 100_000
 
 
 @pytest.fixture(scope="session")
 def alt_gateway(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[Gateway]:
     env = {
-        "GATEWAY_TLS_REQUIRE_SESSION_REUSE": "false",
         "GATEWAY_ACTIVE_MODE": "true",
         "GATEWAY_OUT_QUOTA_BYTES": str(ALT_OUT_QUOTA),
         "GATEWAY_PROXY_PROTOCOL": "auto",

@@ -67,13 +67,6 @@ def test_prot_c_ccc_and_unprotected_transfers_are_refused(gateway: Gateway, pki:
     control.close()
 
 
-def test_data_connection_without_session_reuse_is_refused(gateway: Gateway, pki: Path, cert: CertFactory) -> None:
-    ftp = ftplib_session(gateway.ftps_port, pki, cert("employee"))
-    with pytest.raises(ftplib.error_perm, match="522 Data connection refused: it must resume"):
-        ftp.nlst("/out")
-    ftp.close()
-
-
 def test_active_mode_is_off_by_default(gateway: Gateway, pki: Path, cert: CertFactory) -> None:
     control = Control(gateway.ftps_port)
     control.login(pki, cert("employee"))

@@ -1,7 +1,7 @@
 """Interoperability: the clients people really use, each with its client certificate.
 
 curl (OpenSSL) and lftp (GnuTLS) reuse the control connection's TLS session on data connections;
-Python's ftplib cannot, so it runs against the gateway with GATEWAY_TLS_REQUIRE_SESSION_REUSE=false.
+Python's ftplib cannot and makes a full handshake with the same certificate, which is as good.
 Each client uploads in both modes, lists and downloads /out, checks integrity, and deletes.
 """
 

@@ -90,6 +90,7 @@ class Gateway:
             # Every test client comes from 127.0.0.1: per-IP limits are tested on gateways that set them.
             "GATEWAY_MAX_LOGINS_PER_MINUTE_PER_IP": "100000",
             "GATEWAY_MAX_CONNECTIONS_PER_IP": "256",
+            "GATEWAY_MAX_TLS_HANDSHAKES_PER_MINUTE_PER_IP": "100000",
             "GATEWAY_OUTBOUND_TOKENS": json.dumps(
                 {
                     "demo": {

@@ -20,9 +20,8 @@ from gateway_ingress.folders import FolderCommands
 from gateway_ingress.guidance import GuidanceCommands
 from gateway_ingress.login import LoginCommands
 from gateway_ingress.out import OutCommands
-from gateway_ingress.passive import GatewayPassiveDTP
+from gateway_ingress.passive import GatewayPassiveDTP, PassivePortRefused
 from gateway_ingress.proxy import ProxyHeaderError, read_some
-from gateway_ingress.tls import session_reused
 from gateway_ingress.upload import UploadCommands
 
 log = get_logger(__name__)
@@ -34,6 +33,10 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
 
     # --- connection lifecycle
     def handle(self) -> None:
+        # A deadline from connect, not an idle timer: commands before login do not extend it.
+        self._login_deadline = self.ioloop.call_later(
+            self.settings.login_timeout, self._login_overdue, _errback=self.handle_error
+        )
         if self._proxy_reader is None:
             self._admit()
         # else: admitted once the PROXY header has named the real client.
@@ -41,17 +44,17 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
     def _admit(self) -> None:
         if not self.limits.connect(self.remote_ip):
             self._refuse_connection(
-                replies.TOO_MANY_CONNECTIONS(ip=self.remote_ip, limit=self.limits.max_connections_per_ip)
+                replies.TOO_MANY_CONNECTIONS, ip=self.remote_ip, limit=self.limits.max_connections_per_ip
             )
             return
         self._counted_ip = self.remote_ip
         super().handle()
 
-    def _refuse_connection(self, reply: str) -> None:
-        reason = replies.TOO_MANY_CONNECTIONS.reason
+    def _refuse_connection(self, reply: replies.Reply, /, **fields: object) -> None:
+        reason = reply.reason
         metrics.FTPS_CONNECTIONS_REFUSED.labels(reason=reason).inc()
         log.warning("connection refused", reason=reason, remote_ip=self.remote_ip)
-        self.respond(reply)
+        self.respond(reply(**fields))
         self.close_when_done()
 
     def handle_max_cons(self) -> None:
@@ -99,6 +102,7 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
         super().log_cmd(cmd, arg, respcode, respstr)
 
     def close(self) -> None:
+        self._cancel_login_deadline()
         if self._counted_ip is not None:
             self.limits.disconnect(self._counted_ip)
             self._counted_ip = None
@@ -116,6 +120,27 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
             return
         self.respond(replies.IDLE_TIMEOUT(seconds=self.timeout))
         self.close_when_done()
+
+    def _login_overdue(self) -> None:
+        """GATEWAY_LOGIN_TIMEOUT after connect and not logged in: bare connections, stalled
+        handshakes and AUTH TLS followed by nothing hold a slot for seconds, not minutes."""
+        if self.authenticated or self._closed:
+            return
+        metrics.FTPS_TIMEOUTS.labels(channel="login").inc()
+        log.info("not logged in in time", remote_ip=self.remote_ip, timeout=self.settings.login_timeout)
+        if self._proxy_reader is not None or self._ssl_accepting:
+            self.close()  # no reply is readable before TLS is up
+            return
+        self.respond(replies.LOGIN_TIMEOUT(seconds=self.settings.login_timeout))
+        self.close_when_done()
+
+    def handle_auth_success(self, home: str, password: str, msg_login: str) -> None:
+        self._cancel_login_deadline()
+        super().handle_auth_success(home, password, msg_login)
+
+    def _cancel_login_deadline(self) -> None:
+        if self._login_deadline is not None and not self._login_deadline.cancelled:
+            self._login_deadline.cancel()
 
     def collect_incoming_data(self, data: bytes) -> None:
         # Replaces pyftpdlib's fixed 2048-byte limit, which answers and then keeps reading the rest.
@@ -142,6 +167,18 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
             return
         super().process_command(cmd, *args, **kwargs)
 
+    def ftp_AUTH(self, line: str) -> None:
+        if not isinstance(self.socket, SSL.Connection) and not self.limits.handshake_attempt(self.remote_ip):
+            limit = self.limits.max_handshakes_per_minute
+            self._refuse_connection(replies.TLS_HANDSHAKE_RATE, ip=self.remote_ip, limit=limit)
+            return
+        super().ftp_AUTH(line)
+        if self._ssl_requested:
+            # Whatever the client sent after AUTH TLS in the same segment came in plaintext and
+            # must not be executed inside TLS (STARTTLS command injection, CVE-2011-0411).
+            self.ac_in_buffer = b""
+            self._in_buffer, self._in_buffer_len = [], 0
+
     def ftp_PROT(self, line: str) -> None:
         if line.strip().upper() == "C":
             self._refuse("PROT", replies.CLEAR_DATA)
@@ -154,11 +191,12 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
     def data_tls_problem(self, data_conn: SSL.Connection) -> tuple[str, str] | None:
         """Why a data connection may not carry this session's data, or None.
 
-        Reuse of a TLS session proves the data connection comes from the holder of a session
-        this server issued; the same certificate proves it was issued to this session's client.
+        The data connection must come from the control connection's address (passive.py) and
+        prove the control connection's client certificate: by a full handshake, which signs with
+        its private key, or by resuming a session, which carries the certificate of the handshake
+        that made it. A session issued to another client carries another certificate.
+        docs/hardening.md explains why resuming the control session itself adds nothing to this.
         """
-        if self.settings.tls_require_session_reuse and not session_reused(data_conn):
-            return replies.NO_SESSION_REUSE.reason, replies.NO_SESSION_REUSE()
         control = self.socket.get_peer_certificate() if isinstance(self.socket, SSL.Connection) else None
         data = data_conn.get_peer_certificate()
         if control is None or data is None or control.digest("sha256") != data.digest("sha256"):
@@ -170,6 +208,13 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
         log.warning("data connection refused", reason=reason, detail=detail, remote_ip=self.remote_ip)
         if reply is not None and self.connected:
             self.respond(reply)
+
+    # --- passive mode
+    def _make_epasv(self, extmode: bool = False) -> None:
+        try:
+            super()._make_epasv(extmode)
+        except PassivePortRefused as refused:
+            self._refuse("EPSV" if extmode else "PASV", refused.reply, **refused.fields)
 
     # --- active mode
     def ftp_PORT(self, line: str) -> None:

@@ -1,4 +1,10 @@
-"""The data channel: TLS checks before any byte moves, and the end of an upload decided by close_notify."""
+"""The data channel: TLS checks before any byte moves, and the end of an upload decided by close_notify.
+
+An upload gets exactly one final reply, and a refusal goes out only once the partial file and the
+transaction id are gone (UploadCommands.on_incomplete_file_received): a client that retries at
+once must find its id free. Closing is one attempt at our close_notify and then the socket goes;
+pyftpdlib would wait for the peer's, and a half-closed peer kept it re-trying on every read event.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from gateway_common import metrics
 from gateway_common.logging import get_logger
 from OpenSSL import SSL
 from pyftpdlib.handlers import TLS_DTPHandler
+from pyftpdlib.handlers.ftp.data import DTPHandler
 from pyftpdlib.log import logger as ftp_logger
 
 from gateway_ingress import replies
@@ -25,6 +32,30 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
     _ssl_requested: bool
     _ssl_established: bool
     cmd_channel: GatewayHandler
+    _closed: bool
+    _error: bool
+    _lastdata: int
+    _ssl_accepting: bool
+    _ssl_closing: bool
+    _ssl_want_write: bool
+
+    def __init__(self, sock: Any, cmd_channel: GatewayHandler) -> None:
+        self._handshake_timer: Any = None
+        super().__init__(sock, cmd_channel)
+        if self._ssl_accepting and not self._closed:
+            self._handshake_timer = self.ioloop.call_later(
+                cmd_channel.settings.data_handshake_timeout, self._handshake_overdue, _errback=self.handle_error
+            )
+
+    def secure_connection(self, ssl_context: SSL.Context) -> None:
+        super().secure_connection(ssl_context)
+        if isinstance(self.socket, SSL.Connection):
+            # A TLS 1.3 server sends session tickets right after the handshake. An uploading client
+            # never reads them, so its close() with unread data becomes a TCP reset, which throws
+            # away whatever it had not yet sent: the file's tail and its close_notify (issue 9.3).
+            # TLS 1.2 with OP_NO_TICKET sends nothing unasked; pyOpenSSL cannot set
+            # SSL_set_num_tickets(0), the TLS 1.3 way. docs/hardening.md has the reasoning.
+            self.socket.set_options(SSL.OP_NO_TLSv1_3)
 
     # pyftpdlib sets the reply on several close paths (TLS shutdown, EOF, handle_close); for a
     # finished upload the 226 must wait until it is durable: GatewayHandler.on_file_received sends it.
@@ -35,14 +66,26 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
 
     @_resp.setter
     def _resp(self, value: tuple[Any, ...]) -> None:
-        if (
-            value
-            and value[0].startswith("226")
-            and getattr(self, "receive", False)
-            and isinstance(getattr(self, "file_obj", None), SpoolWriter)
-        ):
-            value = () if self._ended_by_client() else self._cut_off()
+        if value and self._is_upload():
+            if value[0].startswith("226") and self._ended_by_client():
+                value = ()
+            else:
+                if value[0].startswith("226"):
+                    value = self._cut_off()
+                self.transfer_finished = False  # so the spool file goes, and nothing is delivered
+                self._final_reply(value[0])
+                value = ()
         self.__dict__["_gateway_resp"] = value
+
+    def _is_upload(self) -> bool:
+        return bool(getattr(self, "receive", False)) and isinstance(getattr(self, "file_obj", None), SpoolWriter)
+
+    def _final_reply(self, reply: str) -> None:
+        """Answer the transfer: an upload once its spool file and id are gone, anything else now."""
+        if self._is_upload():
+            self.cmd_channel.upload_reply = reply
+        elif self.cmd_channel.connected:
+            self.cmd_channel.respond(reply)
 
     def _ended_by_client(self) -> bool:
         """Whether the upload ended with the client's TLS close_notify, not a bare TCP close.
@@ -55,7 +98,6 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         return bool(self.socket.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
 
     def _cut_off(self) -> tuple[Any, ...]:
-        self.transfer_finished = False  # so pyftpdlib reports it incomplete and the spool file goes
         metrics.FTPS_COMMAND_REFUSALS.labels(command="STOR", reason=replies.NO_CLOSE_NOTIFY.reason).inc()
         log.warning("upload ended without TLS close_notify; discarded", remote_ip=self.cmd_channel.remote_ip)
         return (replies.NO_CLOSE_NOTIFY(), ftp_logger.warning)
@@ -70,16 +112,66 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         return sent
 
     def handle_ssl_established(self) -> None:
+        self._cancel_handshake_timer()
         problem = self.cmd_channel.data_tls_problem(self.socket)
         if problem is not None:
-            reason, reply = problem
-            self.cmd_channel.data_refused(reason, reply, reply)
-            self.close()
+            self._refuse(*problem)
+
+    def handle_failed_ssl_handshake(self) -> None:
+        # Plaintext, another protocol or a broken TLS client on a PROT P data connection.
+        self._refuse(replies.DATA_HANDSHAKE_FAILED.reason, replies.DATA_HANDSHAKE_FAILED())
+
+    def _handshake_overdue(self) -> None:
+        if self._ssl_accepting and not self._closed:
+            timeout = self.cmd_channel.settings.data_handshake_timeout
+            self._refuse(replies.DATA_HANDSHAKE_TIMEOUT.reason, replies.DATA_HANDSHAKE_TIMEOUT(seconds=timeout))
+
+    def _refuse(self, reason: str, reply: str) -> None:
+        self.cmd_channel.data_refused(reason, reply, None)
+        self._final_reply(reply)
+        self.close()
+
+    def _cancel_handshake_timer(self) -> None:
+        if self._handshake_timer is not None and not self._handshake_timer.cancelled:
+            self._handshake_timer.cancel()
+
+    def recv(self, buffer_size: int) -> bytes:
+        try:
+            data: bytes = super().recv(buffer_size)
+        except SSL.Error:
+            # OpenSSL 3 reports a TCP end without close_notify as an error ("unexpected eof while
+            # reading"); it is an end like any other, judged by _ended_by_client.
+            self.handle_close()
+            return b""
+        return data
+
+    def _do_ssl_shutdown(self) -> None:
+        self._ssl_closing = True
+        try:
+            self.socket.shutdown()  # our close_notify
+        except SSL.WantWriteError:
+            self._ssl_want_write = True  # a download's last records still queued: again when writable
+            return
+        except (SSL.Error, OSError):
+            pass  # the peer is gone or broke TLS: nothing to say goodbye to
+        self._ssl_established = False
+        self._ssl_closing = False
+        DTPHandler.close(self)
+
+    def close(self) -> None:
+        self._cancel_handshake_timer()
+        super().close()
 
     def handle_timeout(self) -> None:
+        if self.get_transmitted_bytes() > self._lastdata and not self._ssl_closing:
+            self._lastdata = self.get_transmitted_bytes()
+            return
         metrics.FTPS_TIMEOUTS.labels(channel="data").inc()
         log.info("data connection stalled", remote_ip=self.cmd_channel.remote_ip, timeout=self.timeout)
-        super().handle_timeout()
+        stalled = replies.UPLOAD_STALLED if self._is_upload() else replies.TRANSFER_STALLED
+        self._resp = (stalled(seconds=self.timeout), ftp_logger.info)
+        self._ssl_established = False  # no goodbye to a peer that stopped moving
+        self.close()
 
     def handle_error(self) -> None:
         # pyftpdlib wraps errors of file_obj.write; its TLS mixin would close without any reply.

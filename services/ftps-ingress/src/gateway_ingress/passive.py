@@ -1,4 +1,8 @@
-"""The passive data listener: admits one data connection per transfer from the client's address."""
+"""The passive data listener: admits one data connection per transfer from the client's address.
+
+Listeners come only from the configured port range (a firewall or load balancer forwards no
+other), at most a few per client address, and close after GATEWAY_PASSIVE_TIMEOUT unused.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,58 @@ if TYPE_CHECKING:
     from gateway_ingress.control import GatewayHandler
 
 
+class PassivePortRefused(Exception):
+    """No listener for this EPSV/PASV; ``reply`` says why and what to do."""
+
+    def __init__(self, reply: replies.Reply, /, **fields: object) -> None:
+        super().__init__(reply(**fields))
+        self.reply = reply
+        self.fields = fields
+
+
 class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
     """Passive data listener: PROXY header first when the peer is a trusted balancer; refusals counted."""
 
     cmd_channel: GatewayHandler
+    _closed: bool
+
+    def __init__(self, cmd_channel: GatewayHandler, extmode: bool = False) -> None:
+        self._holder: str | None = None
+        ip, limits = cmd_channel.remote_ip, cmd_channel.limits
+        if not limits.open_listener(ip):
+            raise PassivePortRefused(replies.TOO_MANY_DATA_PORTS, ip=ip, limit=limits.max_listeners_per_ip)
+        self._holder = ip
+        # A dual-stack server binds port 0 once to learn the address family; after that, port 0
+        # would be pyftpdlib's fallback to a random port outside the range.
+        self._family_probe = cmd_channel.server.socket.family != socket.AF_INET
+        self.timeout = cmd_channel.settings.passive_timeout
+        try:
+            super().__init__(cmd_channel, extmode)
+        except BaseException:
+            self.close()
+            raise
+
+    def bind(self, addr: tuple[Any, ...]) -> None:
+        if addr[1] == 0 and self.cmd_channel.passive_ports is not None:
+            if not self._family_probe:
+                raise PassivePortRefused(replies.NO_PASSIVE_PORT)
+            self._family_probe = False
+        super().bind(addr)
+
+    def close(self) -> None:
+        if self._holder is not None:
+            self.cmd_channel.limits.close_listener(self._holder)
+            self._holder = None
+        super().close()
+
+    def handle_timeout(self) -> None:
+        channel = self.cmd_channel
+        if channel.connected:
+            reply = replies.PASSIVE_TIMEOUT(seconds=self.timeout)
+            channel.data_refused(replies.PASSIVE_TIMEOUT.reason, "no data connection", None)
+            if not channel.fail_waiting_upload(reply):
+                channel.respond(reply)
+        self.close()
 
     def handle_accepted(self, sock: socket.socket, addr: tuple[Any, ...]) -> None:
         channel = self.cmd_channel

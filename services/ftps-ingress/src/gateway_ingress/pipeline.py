@@ -189,9 +189,12 @@ class UploadPipeline:
         future = asyncio.run_coroutine_threadsafe(self._finalize(upload), self.loop)
         future.add_done_callback(done)
 
-    def discard(self, upload: PendingUpload) -> None:
+    def discard(self, upload: PendingUpload, then: Callable[[], None] | None = None) -> None:
+        """Remove the upload's spool file and free its id; ``then`` runs afterwards (in any case)."""
         future = asyncio.run_coroutine_threadsafe(self._blocking(self._discard, upload), self.loop)
         future.add_done_callback(_log_failed_discard)
+        if then is not None:
+            future.add_done_callback(lambda _: then())
 
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         # Uploads have threads of their own: a slow OCSP responder, CRL host or a HASH of a large

@@ -86,13 +86,72 @@ CLEAR_CONTROL = _reply(
     "Turn off 'clear command channel' in the client.",
     "clear_control",
 )
-NO_SESSION_REUSE = _reply(
-    522,
-    "Data connection refused: it must resume the control connection's TLS session "
-    "(TLS session reuse is required; enable it in your FTPS client).",
-    "Enable TLS session reuse on data connections in the client.",
-    "no_session_reuse",
+TLS_HANDSHAKE_RATE = _reply(
+    421,
+    "Too many TLS handshakes from {ip} (limit {limit} a minute); try again later.",
+    "Keep one session open for many files instead of reconnecting per file.",
+    "tls_handshake_rate",
 )
+LOGIN_TIMEOUT = _reply(
+    421,
+    "Not logged in within {seconds} seconds; closing the control connection.",
+    "Log in right after connecting: AUTH TLS, USER, PASS.",
+)
+DATA_HANDSHAKE_FAILED = _reply(
+    522,
+    "Data connection refused: TLS handshake failed; data connections must use TLS (PROT P) "
+    "with your client certificate.",
+    "Protect data connections (PROT P) and present your client certificate on them.",
+    "handshake_failed",
+)
+DATA_HANDSHAKE_TIMEOUT = _reply(
+    425,
+    "Data connection refused: no TLS handshake within {seconds} seconds; connect with TLS (PROT P) right away.",
+    "Start the TLS handshake as soon as the data connection is open.",
+    "handshake_timeout",
+)
+
+# --- passive ports and stalled transfers
+TOO_MANY_DATA_PORTS = _reply(
+    425,
+    "Too many open data ports from {ip} (limit {limit}); finish or abort your other transfers first.",
+    "Use fewer parallel transfers from one address.",
+    "passive_listeners",
+)
+NO_PASSIVE_PORT = _reply(
+    425,
+    "No data port is free right now; try again in a moment.",
+    "Send EPSV or PASV again shortly.",
+    "no_passive_port",
+)
+PASSIVE_TIMEOUT = _reply(
+    425,
+    "No data connection within {seconds} seconds; send EPSV or PASV again.",
+    "Open the data connection right after EPSV/PASV.",
+    "passive_timeout",
+)
+TRANSFER_STALLED = _reply(
+    426,
+    "No data moved for {seconds} seconds; transfer aborted.",
+    "Check the network; retry the transfer.",
+)
+UPLOAD_STALLED = _reply(
+    426,
+    "No data moved for {seconds} seconds; transfer aborted; nothing was kept. Upload it again.",
+    "Check the network; upload the file again under the same transaction id.",
+)
+UPLOAD_INCOMPLETE = _reply(
+    426,
+    "The upload did not complete; nothing was kept. Upload it again.",
+    "Upload the file again under the same transaction id.",
+)
+UPLOAD_ABORTED = _reply(
+    426,
+    "Upload aborted; nothing was kept.",
+    "Nothing: the transaction id is free again.",
+)
+ABOR_DONE = _reply(226, "ABOR command successful.", "Nothing: the transfer was aborted.")
+ABOR_NOTHING_RUNNING = _reply(225, "ABOR command successful.", "Nothing: no transfer was running.")
 OTHER_CERTIFICATE = _reply(
     522,
     "Data connection refused: it must present the control connection's client certificate.",

@@ -53,7 +53,12 @@ def build_server(
             "passive_ports": settings.passive_port_range(),
             "masquerade_address": settings.masquerade_address,
             "timeout": settings.idle_timeout,
-            "limits": ClientLimits(settings.max_connections_per_ip, settings.max_logins_per_minute_per_ip),
+            "limits": ClientLimits(
+                settings.max_connections_per_ip,
+                settings.max_logins_per_minute_per_ip,
+                settings.max_tls_handshakes_per_minute_per_ip,
+                settings.max_passive_listeners_per_ip,
+            ),
             "trusted_proxies": settings.trusted_proxies(),
             "permit_foreign_addresses": False,
             "permit_privileged_ports": False,

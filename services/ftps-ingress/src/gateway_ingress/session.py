@@ -48,6 +48,9 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     _ssl_established: bool
     _in_buffer: list[bytes]
     _in_buffer_len: int
+    _in_dtp_queue: Any
+    _idler: Any
+    data_channel: Any
     remote_ip: str
     remote_port: int
     use_sendfile = False
@@ -78,6 +81,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
         self.identity: Identity | None = None
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
+        self.upload_reply: str | None = None  # why the upload failed, sent once it is discarded
         self._hashing = False
         self._login_pending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
@@ -85,6 +89,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
         self._counted_ip: str | None = None
         self._session_counted = False
         self._discarding_line = False
+        self._login_deadline: Any = None  # control.py: GATEWAY_LOGIN_TIMEOUT from connect
         super().__init__(conn, server, ioloop)
         if self.connected and self.behind_proxy(self.remote_ip):
             self._proxy_reader = ProxyHeaderReader(self.settings.proxy_protocol)

@@ -76,12 +76,6 @@ class IngressSettings(ServiceSettings):
         ge=0,
         description="Seconds SIZE and MDTM still answer for an uploaded file after it has left the folder.",
     )
-    tls_require_session_reuse: bool = Field(
-        default=True,
-        description="Data connections must resume the control connection's TLS session (vsftpd's "
-        "require_ssl_reuse). Off only for clients that cannot (Python's ftplib); the data connection "
-        "must then present the control connection's client certificate.",
-    )
     tls_require_close_notify: bool = Field(
         default=True,
         description="An upload counts only when its data connection ends with a TLS close_notify, so a "
@@ -97,7 +91,28 @@ class IngressSettings(ServiceSettings):
     max_connections: int = Field(default=512, ge=1, description="FTPS connections in total.")
     max_connections_per_ip: int = Field(default=16, ge=1, description="FTPS connections per client IP.")
     max_logins_per_minute_per_ip: int = Field(default=30, ge=1, description="Login attempts per client IP per minute.")
-    idle_timeout: int = Field(default=300, ge=1, description="Seconds a control connection may idle.")
+    max_tls_handshakes_per_minute_per_ip: int = Field(
+        default=120,
+        ge=1,
+        description="AUTH TLS handshakes per client IP per minute before login (a flood would evict the TLS "
+        "session cache and cost CPU).",
+    )
+    max_passive_listeners_per_ip: int = Field(
+        default=10, ge=1, description="Passive data ports one client IP may hold open at once."
+    )
+    login_timeout: int = Field(
+        default=30,
+        ge=1,
+        description="Seconds a connection may take from connect to a completed login (bare TCP, a stalled TLS "
+        "handshake, AUTH TLS then nothing).",
+    )
+    idle_timeout: int = Field(default=300, ge=1, description="Seconds a logged-in control connection may idle.")
+    passive_timeout: int = Field(
+        default=30, ge=1, description="Seconds a passive data port waits for the client to connect."
+    )
+    data_handshake_timeout: int = Field(
+        default=10, ge=1, description="Seconds a new data connection may take to complete its TLS handshake."
+    )
     data_timeout: int = Field(default=120, ge=1, description="Seconds a data transfer may stall.")
     max_transaction_folders: int = Field(
         default=2000,

@@ -12,13 +12,6 @@ from OpenSSL import SSL, crypto
 from gateway_ingress.settings import IngressSettings
 
 
-def session_reused(conn: SSL.Connection) -> bool:
-    """Whether the handshake resumed a cached session (pyOpenSSL has no public wrapper)."""
-    from OpenSSL._util import lib  # noqa: PLC0415
-
-    return bool(lib.SSL_session_reused(conn._ssl))
-
-
 def _verify(conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
     # Judged at login by gateway_ingress.certificates, which can say why in an FTP reply.
     return True
@@ -37,10 +30,11 @@ def build_context(settings: IngressSettings) -> SSL.Context:
     ctx.load_verify_locations(str(settings.client_ca_file))
     ctx.set_verify(SSL.VERIFY_PEER, _verify)
     ctx.set_verify_depth(6)
-    # Data connections resume the control connection's session; OpenSSL needs a session id
-    # context for that once client certificates are requested, and the cache must outlive
-    # OpenSSL's 300 s default or long sessions lose their later transfers. The cache keeps
-    # OpenSSL's default size (20480 sessions, oldest evicted first); pyOpenSSL cannot set it.
+    # Data connections may resume a session (cheaper than a full handshake); OpenSSL needs a
+    # session id context for that once client certificates are requested, and sessions should
+    # outlive OpenSSL's 300 s default. The cache keeps OpenSSL's default size (20480 sessions,
+    # oldest evicted first; pyOpenSSL cannot set it): an evicted session only costs the client a
+    # full handshake, which data connections accept with the same certificate (control.py).
     ctx.set_session_id(b"ftps-gateway")
     ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
     ctx.set_timeout(settings.tls_session_timeout)

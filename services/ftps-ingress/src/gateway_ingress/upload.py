@@ -129,10 +129,44 @@ class UploadCommands(Session):
             self.respond(reply)
 
     def on_incomplete_file_received(self, file: str) -> None:
-        upload = self._upload
-        self._abandon_upload()
-        if upload is not None:
-            metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
+        """The one final reply of an upload that did not complete, once nothing of it is left.
+
+        The data channel set ``upload_reply`` to why (data.py); the reply waits for the discard so
+        that a client retrying at once finds its transaction id free.
+        """
+        upload, self._upload = self._upload, None
+        reply = self.upload_reply or replies.UPLOAD_INCOMPLETE()
+        self.upload_reply = None
+        if upload is None:
+            self._reply_if_open(reply)
+            return
+        metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
+        self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply))
+
+    def ftp_ABOR(self, line: str) -> None:
+        channel = self.data_channel
+        if self._upload is not None and channel is not None and channel.receive:
+            # RFC 959: 426 for the transfer, then 226 for ABOR; both once nothing of it is left.
+            self.upload_reply = f"{replies.UPLOAD_ABORTED()}\r\n{replies.ABOR_DONE()}"
+            self.data_channel = None
+            channel.close()
+        elif not self.fail_waiting_upload(f"{replies.UPLOAD_ABORTED()}\r\n{replies.ABOR_NOTHING_RUNNING()}"):
+            super().ftp_ABOR(line)
+        else:
+            self._shutdown_connecting_dtp()
+
+    def fail_waiting_upload(self, reply: str) -> bool:
+        """End a STOR still waiting for its data connection with ``reply``; False if there is none."""
+        if self._upload is None or self._in_dtp_queue is None:
+            return False
+        self._in_dtp_queue = None
+        self.upload_reply = reply
+        self.on_incomplete_file_received(self._upload_path)
+        return True
+
+    def _reply_if_open(self, reply: str) -> None:
+        if self.connected and not self._closed:
+            self.respond(reply)
 
     def _abandon_upload(self) -> None:
         upload, self._upload = self._upload, None
