@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
-from gateway_adapter_heartbeat.__main__ import HeartbeatSettings
-from gateway_adapter_http.__main__ import HttpAdapterSettings
 from gateway_common.adapter import AdapterSettings
+from gateway_common.registry import installed_adapters
 from gateway_common.settings import ServiceSettings
 from gateway_ingress.settings import IngressSettings
 from gateway_router.settings import RouterSettings
@@ -348,9 +347,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "ingress": IngressSettings,
     "router": RouterSettings,
     "status": StatusSettings,
-    "adapter-heartbeat": HeartbeatSettings,
-    "adapter-http": HttpAdapterSettings,
-}
+} | {f"adapter-{name}": adapter.settings_model for name, adapter in installed_adapters().items()}
 # Values of Secrets the chart only refers to (existingSecret, the operator's default user).
 SECRET_PLACEHOLDERS = {
     "GATEWAY_AMQP_URL": "amqp://gateway:secret@rabbitmq.example:5672/",
