@@ -23,7 +23,11 @@ BIN = Path(sys.executable).parent
 # The bearer token of the "demo" backend for the outbound file API, and its size limit.
 OUTBOUND_TOKEN = "demo-backend-token"
 OUTBOUND_MAX_SIZE = 1 << 20
-SERVICES = ("router", "status", "adapter-heartbeat", "adapter-http", "ingress")
+
+
+def services(adapters: tuple[str, ...]) -> tuple[str, ...]:
+    """The processes of a gateway with these adapters, in start order (the ingress last)."""
+    return ("router", "status", *(f"adapter-{name}" for name in adapters), "ingress")
 
 
 @dataclass
@@ -33,9 +37,12 @@ class Gateway:
     amqp_url: str
     routes: dict[str, Any] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Adapters to run (any installed one, by name), and the environment's bin folder with the commands.
+    adapters: tuple[str, ...] = ("heartbeat", "http")
+    bin_dir: Path = BIN
     ftps_port: int = field(default_factory=free_port)
     backend_port: int = field(default_factory=free_port)
-    http_ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
+    http_ports: dict[str, int] = field(default_factory=dict)
     passive_ports: range = field(default_factory=lambda: free_port_range(20))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -91,18 +98,26 @@ class Gateway:
     def log_path(self, service: str) -> Path:
         return self.root / f"{service}.log"
 
+    def __post_init__(self) -> None:
+        self.http_ports = {name: free_port() for name in services(self.adapters)} | self.http_ports
+
     def start_service(self, service: str) -> None:
-        command = BIN / ("gateway-demo-backend" if service == "demo-backend" else f"gateway-{service}")
+        if service == "demo-backend":
+            command = [str(self.bin_dir / "gateway-demo-backend")]
+        elif service.startswith("adapter-"):
+            command = [str(self.bin_dir / "gateway-adapter"), "run", service.removeprefix("adapter-")]
+        else:
+            command = [str(self.bin_dir / f"gateway-{service}")]
         log = self.log_path(service).open("ab")
-        self.procs[service] = subprocess.Popen([str(command)], env=self.env(service), stdout=log, stderr=log)
+        self.procs[service] = subprocess.Popen(command, env=self.env(service), stdout=log, stderr=log)
         log.close()
 
     def start(self) -> Gateway:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.routes_file.write_text(yaml.safe_dump(self.routes or self.default_routes()))
-        for service in ("demo-backend", *SERVICES):
+        for service in ("demo-backend", *services(self.adapters)):
             self.start_service(service)
-        for service in SERVICES:
+        for service in services(self.adapters):
             self.wait_ready(service)
         return self
 
