@@ -124,8 +124,7 @@ async def deliver(
 class StatusWatch:
     """Status events published on a real broker, collected per gateway transaction id."""
 
-    def __init__(self, channel: aio_pika.abc.AbstractChannel, queue: aio_pika.abc.AbstractQueue) -> None:
-        self.channel = channel
+    def __init__(self, queue: aio_pika.abc.AbstractQueue) -> None:
         self.queue = queue
         self.events: dict[str, list[events_pb2.StatusEvent]] = {}
 
@@ -147,6 +146,17 @@ class StatusWatch:
 
 
 @asynccontextmanager
+async def watching_status(bus: Bus) -> AsyncIterator[StatusWatch]:
+    """Status events on ``bus``'s exchange from now on, in a queue of the test's own."""
+    queue = await bus.channel.declare_queue(f"test.status.{new_id()[:12]}", exclusive=True, auto_delete=True)
+    await queue.bind(bus.exchange, RK_STATUS)
+    try:
+        yield StatusWatch(queue)
+    finally:
+        await queue.delete(if_unused=False, if_empty=False)
+
+
+@asynccontextmanager
 async def running_adapter(
     adapter_class: type[Adapter[Any]], amqp_url: str, data_dir: Path, **settings: Any
 ) -> AsyncIterator[tuple[Bus, StatusWatch]]:
@@ -155,13 +165,11 @@ async def running_adapter(
     adapter = adapter_class(adapter_class.settings_model(**merged))
     bus = Bus(amqp_url)
     await bus.connect()
-    watch_queue = f"test.status.{new_id()[:12]}"
-    queue = await bus.channel.declare_queue(watch_queue, exclusive=True)
-    await queue.bind(bus.exchange, RK_STATUS)
     await bus.declare_adapter(adapter_class.name)
     task = asyncio.create_task(run_adapter(adapter))
     try:
-        yield bus, StatusWatch(bus.channel, queue)
+        async with watching_status(bus) as watch:
+            yield bus, watch
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
