@@ -496,3 +496,25 @@ def test_outbound_api_is_opened_to_backends_only_when_enabled(tools: Path) -> No
     (status,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-status"]
     env = {e["name"]: e for e in status["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GATEWAY_OUTBOUND_TOKENS"]["valueFrom"] == {"secretKeyRef": {"name": "tokens", "key": "json"}}
+
+
+def test_an_adapter_entry_needs_no_more_than_its_name(tools: Path) -> None:
+    values = {
+        "adapters": {"archive": {}, "tiny": {"replicas": 0, "egress": []}},
+        "routes": {"Archive.Files": {"adapter": "archive", "options": {"folder": "/srv"}}},
+    }
+    docs = render(tools, values)
+    assert isinstance(docs, list)
+    deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
+    archive = deployments["gw-ftps-gateway-adapter-archive"]
+    (container,) = archive["spec"]["template"]["spec"]["containers"]
+    assert container["image"].rsplit("/", 1)[-1].startswith("ftps-gateway-adapter-archive:")
+    assert {"name": "GATEWAY_MAX_ATTEMPTS", "value": "5"} in container["env"]
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+    assert archive["spec"]["replicas"] == 1
+    # A key the entry sets replaces the default, zero included.
+    assert deployments["gw-ftps-gateway-adapter-tiny"]["spec"]["replicas"] == 0
+    accounts = {a["metadata"]["name"] for a in by_kind(docs, "ServiceAccount")}
+    assert "gw-ftps-gateway-adapter-archive" in accounts
+    # The sftp adapter ships disabled: an entry, no Deployment.
+    assert "gw-ftps-gateway-adapter-sftp" not in deployments
