@@ -207,8 +207,8 @@ class AdapterContract:
         """How many copies of this upload the backend holds."""
         raise NotImplementedError
 
-    def response_options(self) -> Mapping[str, object] | None:
-        """Options of a route whose backend answers with a response file; None: it never does."""
+    def response_case(self) -> tuple[Mapping[str, object], str] | None:
+        """Route options and a file name the backend answers with a response file; None: it never does."""
         return None
 
     def _settings(self) -> AdapterSettings:
@@ -237,13 +237,14 @@ class AdapterContract:
         assert self.delivered(upload) == 0
 
     async def test_a_response_file_is_spooled_and_announced(self, amqp_url: str, tmp_path: Path) -> None:
-        options = self.response_options()
-        if options is None:
+        case = self.response_case()
+        if case is None:
             import pytest  # noqa: PLC0415 - only test runs have pytest
 
             pytest.skip(f"adapter {self.adapter_class.name} never answers with response files")
+        options, file_name = case
         async with running_adapter(self.adapter_class, amqp_url, tmp_path, **self.retry_settings) as (bus, watch):
-            upload = upload_event(spool(tmp_path, b"<contract>response</contract>\n"), tmp_path)
+            upload = upload_event(spool(tmp_path, b"<contract>response</contract>\n"), tmp_path, file_name=file_name)
             await dispatch(bus, self.adapter_class.name, upload, options)
             accepted, response = await watch.wait(upload.gateway_txid, 2)
         assert (accepted.code, response.code) == (events_pb2.STATUS_CODE_ACCEPTED, events_pb2.STATUS_CODE_RESPONSE)
