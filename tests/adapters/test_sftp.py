@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from gateway_common.testing import AdapterContract, deliver, dispatch, running_a
 
 from tests.support.ports import free_port
 from tests.support.sshd import SshServer
+from tests.support.tmpfs import small_tmpfs
 
 DANISH = "indberetning_æøå_ÆØÅ.xml"
 
@@ -83,18 +83,8 @@ def full_disk(sshd: SshServer) -> Iterator[Path]:
     """A 64 KiB tmpfs as the delivery folder (mounting needs root)."""
     folder = sshd.files / "small"
     folder.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size=64k,uid={sshd.user.pw_uid},gid={sshd.user.pw_gid}", "tmpfs", str(folder)],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {mount.stderr.strip()}")
-    try:
+    with small_tmpfs(folder, 64 << 10, (sshd.user.pw_uid, sshd.user.pw_gid)):
         yield folder
-    finally:
-        subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
 async def test_a_full_remote_disk_is_retried_and_leaves_no_partial_file(
@@ -197,3 +187,14 @@ async def test_a_server_down_then_back_gets_the_file_once(amqp_url: str, sshd: S
         (event,) = await watch.wait(upload.gateway_txid, 1)
     assert event.code == events_pb2.STATUS_CODE_ACCEPTED
     assert [p.name for p in sshd.delivered(upload.gateway_txid)] == [f"{upload.gateway_txid}_report.xml"]
+
+
+async def test_an_upload_slower_than_the_transfer_timeout_is_retried_and_leaves_no_file(
+    adapter: Adapter[Any], sshd: SshServer, tmp_path: Path
+) -> None:
+    outcome = await deliver(adapter, os.urandom(8 << 20), sshd.options(transfer_timeout=0.05), tmp_path)
+    assert outcome.result == "retry"
+    assert outcome.error is not None
+    assert outcome.error.code == "backend_timeout"
+    assert "longer than 0.05 s" in outcome.error.message
+    assert _names(sshd) == []

@@ -165,11 +165,12 @@ class Adapter(abc.ABC, Generic[OptionsT]):
         if isinstance(outcome.error, TransientError):
             metrics.DELIVERIES.labels(adapter=self.name, result="retry").inc()
             await self._retry_or_fail(dispatch, outcome.error, bound)
-        elif outcome.error is not None or outcome.accepted is None:
-            await self._fail(upload, outcome.error or PermanentError("adapter_error", "no outcome"), bound)
+        elif outcome.error is not None:
+            await self._fail(upload, outcome.error, bound)
             metrics.DELIVERIES.labels(adapter=self.name, result="refused").inc()
         else:
             accepted = outcome.accepted
+            assert accepted is not None, "an outcome without an error is accepted"
             event = status_event(
                 upload,
                 events_pb2.STATUS_CODE_ACCEPTED,
