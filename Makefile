@@ -29,6 +29,7 @@ typecheck: ## mypy --strict over every service
 	.venv/bin/mypy
 
 check: lint typecheck protos-check ## every static check
+	$(UV) lock --check --quiet
 	.venv/bin/python scripts/settings_table.py --check
 	.venv/bin/python scripts/skaffold_adapters.py --check
 
