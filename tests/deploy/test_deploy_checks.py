@@ -518,3 +518,13 @@ def test_an_adapter_entry_needs_no_more_than_its_name(tools: Path) -> None:
     assert "gw-ftps-gateway-adapter-archive" in accounts
     # The sftp adapter ships disabled: an entry, no Deployment.
     assert "gw-ftps-gateway-adapter-sftp" not in deployments
+
+
+def test_an_adapter_reads_file_secrets_from_mounted_secrets(tools: Path) -> None:
+    docs = render(tools, {"adapters": {"sftp": {"enabled": True, "secretFiles": ["sftp-keys"]}}})
+    assert isinstance(docs, list)
+    (sftp,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-adapter-sftp"]
+    pod = sftp["spec"]["template"]["spec"]
+    assert {"name": "secret-sftp-keys", "secret": {"secretName": "sftp-keys", "defaultMode": 0o440}} in pod["volumes"]
+    mounts = pod["containers"][0]["volumeMounts"]
+    assert {"name": "secret-sftp-keys", "mountPath": "/etc/gateway/secrets/sftp-keys", "readOnly": True} in mounts

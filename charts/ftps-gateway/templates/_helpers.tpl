@@ -257,6 +257,11 @@ readinessProbe:
   mountPath: /etc/gateway/routes
   readOnly: true
 {{- end }}
+{{- range .secretFiles }}
+- name: secret-{{ . }}
+  mountPath: /etc/gateway/secrets/{{ . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "gw.volumes" -}}
@@ -272,6 +277,12 @@ readinessProbe:
 - name: routes
   configMap:
     name: {{ include "gw.fullname" .root }}-routes
+{{- end }}
+{{- range .secretFiles }}
+- name: secret-{{ . }}
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
 {{- end }}
 {{- end -}}
 
