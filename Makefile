@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PROTO_OUT := services/common/src/gateway_common/proto
 PROTO_SRC := $(wildcard protos/gateway/v1/*.proto)
 
-.PHONY: help bootstrap run test lint typecheck check docs protos protos-check bench clean
+.PHONY: help bootstrap run test lint typecheck check docs protos protos-check bench clean adapter
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -29,12 +29,23 @@ typecheck: ## mypy --strict over every service
 	.venv/bin/mypy
 
 check: lint typecheck protos-check ## every static check
+	$(UV) lock --check --quiet
 	.venv/bin/python scripts/settings_table.py --check
 	.venv/bin/python scripts/reply_catalogue.py --check
+	.venv/bin/python scripts/skaffold_adapters.py --check
 
-docs: ## regenerate README.md's configuration table and docs/hardening.md's reply catalogue
+docs: ## regenerate README.md's configuration table, docs/hardening.md's reply catalogue and skaffold's adapter entries
 	.venv/bin/python scripts/settings_table.py
 	.venv/bin/python scripts/reply_catalogue.py
+	.venv/bin/python scripts/skaffold_adapters.py
+
+adapter: bootstrap ## scaffold services/adapters/NAME with a working test: make adapter NAME=archive
+	@[ -n "$(NAME)" ] || { echo "usage: make adapter NAME=<name>  (lower case, digits, -)"; exit 2; }
+	.venv/bin/gateway-adapter new $(NAME)
+	$(UV) lock --quiet
+	$(UV) sync --frozen --all-packages --quiet
+	@$(MAKE) --no-print-directory docs
+	.venv/bin/pytest -q services/adapters/$(NAME)
 
 protos: ## regenerate the protobuf code from protos/
 	@rm -rf $(PROTO_OUT) && mkdir -p $(PROTO_OUT)/gateway/v1

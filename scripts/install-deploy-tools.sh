@@ -78,7 +78,7 @@ if [[ ! -x $repo/.venv/bin/python ]]; then
   uv=$(command -v uv || echo "$HOME/.local/bin/uv")
   [[ -x $uv ]] || { log "uv not found: cannot create $repo/.venv (make bootstrap does)"; exit 1; }
   log "creating the project venv $repo/.venv (uv sync --frozen)"
-  (cd "$repo" && UV_PYTHON_DOWNLOADS=never "$uv" sync --frozen --python python3 --quiet)
+  (cd "$repo" && UV_PYTHON_DOWNLOADS=never "$uv" sync --frozen --all-packages --python python3 --quiet)
 fi
 
 # --- report what is there

@@ -33,8 +33,10 @@ start() {
 start demo-backend $bin/gateway-demo-backend
 start router $bin/gateway-router
 start status $bin/gateway-status
-start adapter-heartbeat $bin/gateway-adapter-heartbeat
-start adapter-http $bin/gateway-adapter-http
+# Every installed adapter (each folder under services/adapters), on the port its settings name.
+for adapter in $($bin/gateway-adapter list); do
+  start "adapter-$adapter" $bin/gateway-adapter run "$adapter"
+done
 start ingress $bin/gateway-ingress
 
 for _ in $(seq 1 60); do
@@ -44,7 +46,7 @@ done
 pki=var/pki/clients
 cat <<TXT
 
-  ftps-gateway is running: FTPS on 127.0.0.1:$GATEWAY_FTPS_PORT, metrics on :9101-9105/metrics.
+  ftps-gateway is running: FTPS on 127.0.0.1:$GATEWAY_FTPS_PORT, metrics on :9101 and up (/metrics).
   Client certificates: $pki/ (see $pki/index.json); the CA your client should trust: var/pki/server-ca.pem
 
   Upload a file as an employee of CVR 30808460 to the heartbeat service:

@@ -11,8 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway_adapter_heartbeat.__main__ import HeartbeatSettings
-from gateway_adapter_http.__main__ import HttpAdapterSettings
+from gateway_common.registry import installed_adapters
 from gateway_common.settings import ServiceSettings
 from gateway_ingress.settings import IngressSettings
 from gateway_router.settings import RouterSettings
@@ -21,13 +20,12 @@ from pydantic_settings import BaseSettings
 
 BEGIN = "<!-- settings-table:begin -->"
 END = "<!-- settings-table:end -->"
+# Adapters are found by their entry points, so a new adapter's settings appear without an edit here.
 SERVICES: dict[str, type[BaseSettings]] = {
     "ingress": IngressSettings,
     "router": RouterSettings,
     "status": StatusSettings,
-    "adapter-http": HttpAdapterSettings,
-    "adapter-heartbeat": HeartbeatSettings,
-}
+} | {f"adapter-{name}": adapter.settings_model for name, adapter in installed_adapters().items()}
 
 
 def _default(settings: type[BaseSettings], name: str) -> str:

@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
-from gateway_adapter_heartbeat.__main__ import HeartbeatSettings
-from gateway_adapter_http.__main__ import HttpAdapterSettings
 from gateway_common.adapter import AdapterSettings
+from gateway_common.registry import installed_adapters
 from gateway_common.settings import ServiceSettings
 from gateway_ingress.settings import IngressSettings
 from gateway_router.settings import RouterSettings
@@ -348,9 +347,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "ingress": IngressSettings,
     "router": RouterSettings,
     "status": StatusSettings,
-    "adapter-heartbeat": HeartbeatSettings,
-    "adapter-http": HttpAdapterSettings,
-}
+} | {f"adapter-{name}": adapter.settings_model for name, adapter in installed_adapters().items()}
 # Values of Secrets the chart only refers to (existingSecret, the operator's default user).
 SECRET_PLACEHOLDERS = {
     "GATEWAY_AMQP_URL": "amqp://gateway:secret@rabbitmq.example:5672/",
@@ -502,3 +499,35 @@ def test_outbound_api_is_opened_to_backends_only_when_enabled(tools: Path) -> No
     (status,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-status"]
     env = {e["name"]: e for e in status["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GATEWAY_OUTBOUND_TOKENS"]["valueFrom"] == {"secretKeyRef": {"name": "tokens", "key": "json"}}
+
+
+def test_an_adapter_entry_needs_no_more_than_its_name(tools: Path) -> None:
+    values = {
+        "adapters": {"archive": {}, "tiny": {"replicas": 0, "egress": []}},
+        "routes": {"Archive.Files": {"adapter": "archive", "options": {"folder": "/srv"}}},
+    }
+    docs = render(tools, values)
+    assert isinstance(docs, list)
+    deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
+    archive = deployments["gw-ftps-gateway-adapter-archive"]
+    (container,) = archive["spec"]["template"]["spec"]["containers"]
+    assert container["image"].rsplit("/", 1)[-1].startswith("ftps-gateway-adapter-archive:")
+    assert {"name": "GATEWAY_MAX_ATTEMPTS", "value": "5"} in container["env"]
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+    assert archive["spec"]["replicas"] == 1
+    # A key the entry sets replaces the default, zero included.
+    assert deployments["gw-ftps-gateway-adapter-tiny"]["spec"]["replicas"] == 0
+    accounts = {a["metadata"]["name"] for a in by_kind(docs, "ServiceAccount")}
+    assert "gw-ftps-gateway-adapter-archive" in accounts
+    # The sftp adapter ships disabled: an entry, no Deployment.
+    assert "gw-ftps-gateway-adapter-sftp" not in deployments
+
+
+def test_an_adapter_reads_file_secrets_from_mounted_secrets(tools: Path) -> None:
+    docs = render(tools, {"adapters": {"sftp": {"enabled": True, "secretFiles": ["sftp-keys"]}}})
+    assert isinstance(docs, list)
+    (sftp,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-adapter-sftp"]
+    pod = sftp["spec"]["template"]["spec"]
+    assert {"name": "secret-sftp-keys", "secret": {"secretName": "sftp-keys", "defaultMode": 0o440}} in pod["volumes"]
+    mounts = pod["containers"][0]["volumeMounts"]
+    assert {"name": "secret-sftp-keys", "mountPath": "/etc/gateway/secrets/sftp-keys", "readOnly": True} in mounts

@@ -17,6 +17,7 @@ import pytest
 from tests.support.broker import private_vhost
 from tests.support.clients import ClientCert, curl, wait_for_status
 from tests.support.gateway import Gateway
+from tests.support.tmpfs import small_tmpfs
 
 pytestmark = pytest.mark.e2e
 TENANT = "company/30808460"
@@ -28,23 +29,12 @@ def small_disk(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[
     root = tmp_path_factory.mktemp("disk-full")
     data = root / "data"
     data.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(data)],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs for the spool (needs root): {mount.stderr.strip()}")
-    try:
-        with private_vhost() as url:
-            gw = Gateway(root, pki, url)
-            try:
-                yield gw.start()
-            finally:
-                gw.stop()
-    finally:
-        subprocess.run(["umount", "--lazy", str(data)], check=False)
+    with small_tmpfs(data, DISK_BYTES), private_vhost() as url:
+        gw = Gateway(root, pki, url)
+        try:
+            yield gw.start()
+        finally:
+            gw.stop()
 
 
 def _fill(path: Path) -> None:

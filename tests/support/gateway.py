@@ -28,7 +28,14 @@ OUTBOUND_QUOTA = 4 << 20
 # A second backend: PDF files for one company only, and no transactions to answer.
 SCOPED_TOKEN = "scoped-backend-token"
 SCOPED_CVR = "12345678"
-SERVICES = ("router", "status", "adapter-heartbeat", "adapter-http", "ingress")
+
+
+def services(adapters: tuple[str, ...]) -> tuple[str, ...]:
+    """The processes of a gateway with these adapters, in start order (the ingress last)."""
+    return ("router", "status", *(f"adapter-{name}" for name in adapters), "ingress")
+
+
+SERVICES = services(("heartbeat", "http"))
 
 
 @dataclass
@@ -38,13 +45,16 @@ class Gateway:
     amqp_url: str
     routes: dict[str, Any] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Adapters to run (any installed one, by name), and the environment's bin folder with the commands.
+    adapters: tuple[str, ...] = ("heartbeat", "http")
+    bin_dir: Path = BIN
     ftps_port: int = field(default_factory=free_port)
     backend_port: int = field(default_factory=free_port)
-    http_ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
+    http_ports: dict[str, int] = field(default_factory=dict)
     passive_ports: range = field(default_factory=lambda: free_port_range(20))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    # Services to start; a second replica of a service is named "<service>#2" (see add_replica).
-    services: tuple[str, ...] = SERVICES
+    # Services to start (default: those of ``adapters``); a second replica is "<service>#2" (add_replica).
+    services: tuple[str, ...] = ()
     replica_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -135,11 +145,20 @@ class Gateway:
     def log_path(self, service: str) -> Path:
         return self.root / f"{service}.log"
 
+    def __post_init__(self) -> None:
+        self.services = self.services or services(self.adapters)
+        self.http_ports = {name: free_port() for name in self.services} | self.http_ports
+
     def start_service(self, service: str) -> None:
         program = service.split("#", maxsplit=1)[0]
-        command = BIN / ("gateway-demo-backend" if program == "demo-backend" else f"gateway-{program}")
+        if program == "demo-backend":
+            command = [str(self.bin_dir / "gateway-demo-backend")]
+        elif program.startswith("adapter-"):
+            command = [str(self.bin_dir / "gateway-adapter"), "run", program.removeprefix("adapter-")]
+        else:
+            command = [str(self.bin_dir / f"gateway-{program}")]
         log = self.log_path(service).open("ab")
-        self.procs[service] = subprocess.Popen([str(command)], env=self.env(service), stdout=log, stderr=log)
+        self.procs[service] = subprocess.Popen(command, env=self.env(service), stdout=log, stderr=log)
         log.close()
 
     def start(self) -> Gateway:

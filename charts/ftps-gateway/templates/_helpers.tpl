@@ -257,6 +257,11 @@ readinessProbe:
   mountPath: /etc/gateway/routes
   readOnly: true
 {{- end }}
+{{- range .secretFiles }}
+- name: secret-{{ . }}
+  mountPath: /etc/gateway/secrets/{{ . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "gw.volumes" -}}
@@ -272,6 +277,12 @@ readinessProbe:
 - name: routes
   configMap:
     name: {{ include "gw.fullname" .root }}-routes
+{{- end }}
+{{- range .secretFiles }}
+- name: secret-{{ . }}
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
 {{- end }}
 {{- end -}}
 
@@ -353,8 +364,9 @@ topologySpreadConstraints:
 {{- if and $api.enabled (not $api.existingSecret) (not $api.tokens) -}}
 {{- fail "status.api: the outbound API is enabled but no backend has a token; set tokens or existingSecret" -}}
 {{- end -}}
+{{- $adapters := include "gw.adapters" . | fromYaml -}}
 {{- range $service, $route := .Values.routes -}}
-{{- $adapter := index $.Values.adapters $route.adapter -}}
+{{- $adapter := index $adapters $route.adapter -}}
 {{- if not (and $adapter $adapter.enabled) -}}
 {{- fail (printf "routes.%s uses adapter %q, which is not enabled under adapters" $service $route.adapter) -}}
 {{- end -}}
@@ -362,4 +374,21 @@ topologySpreadConstraints:
 {{- if and .Values.tests.heartbeat.enabled (not .Values.tests.heartbeat.clientCertSecret) -}}
 {{- fail "tests.heartbeat.clientCertSecret: name the Secret with the test client certificate (tls.crt, tls.key)" -}}
 {{- end -}}
+{{- end -}}
+
+{{/* ------------------------------------------------------------------ adapters */}}
+{{/*
+Every entry under adapters, completed from adapterDefaults: each top-level key an entry sets
+replaces the default's whole value (so `replicas: 0` or `autoscaling: {enabled: false}` mean
+what they say); an entry without image uses ftps-gateway-adapter-<name>. YAML; use with fromYaml.
+*/}}
+{{- define "gw.adapters" -}}
+{{- $all := dict -}}
+{{- range $name, $adapter := .Values.adapters -}}
+{{- $merged := deepCopy $.Values.adapterDefaults -}}
+{{- range $key, $value := $adapter }}{{ $_ := set $merged $key $value }}{{ end -}}
+{{- if not (hasKey $adapter "image") }}{{ $_ := set $merged "image" (dict "repository" (printf "ftps-gateway-adapter-%s" $name) "tag" "") }}{{ end -}}
+{{- $_ := set $all $name $merged -}}
+{{- end -}}
+{{- toYaml $all -}}
 {{- end -}}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -43,8 +45,22 @@ class Route(BaseModel):
     adapter: str
     description: str = ""
     allow: Allow = Field(default_factory=Allow)
+    # Scalars as the Dispatch message carries them (strings); the adapter's options model types them.
     options: dict[str, str] = Field(default_factory=dict)
     max_file_size: int | None = Field(default=None, gt=0, description="Bytes; None: no limit.")
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_as_text(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        # YAML `timeout: 30` or `enabled: true` arrive as the text the adapter would parse anyway.
+        return {
+            key: (str(item).lower() if isinstance(item, bool) else str(item))
+            if isinstance(item, int | float | bool)
+            else item
+            for key, item in value.items()
+        }
 
     @field_validator("adapter")
     @classmethod
@@ -74,23 +90,31 @@ class RouteTable(BaseModel):
         return {route.adapter for route in self.routes.values()}
 
 
-def load_routes(path: Path) -> RouteTable:
+RouteCheck = Callable[[RouteTable], None]
+
+
+def load_routes(path: Path, check: RouteCheck | None = None) -> RouteTable:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return RouteTable.model_validate(data)
+    table = RouteTable.model_validate(data)
+    if check is not None:
+        check(table)
+    return table
 
 
 class RouteTableSource:
     """The current route table, re-read at most once per ``interval`` when the file changed.
 
-    A file that fails to parse keeps the last good table in force (and says so in the log),
-    so a bad ConfigMap edit cannot take the gateway down.
+    A file that fails to parse, or that ``check`` refuses, keeps the last good table in force
+    (``last_error`` says why), so a bad ConfigMap edit cannot take the gateway down; at start-up
+    the same failure raises, so a bad table is refused before the first file.
     """
 
-    def __init__(self, path: Path, interval: float = 2.0) -> None:
+    def __init__(self, path: Path, interval: float = 2.0, check: RouteCheck | None = None) -> None:
         self.path = path
         self.interval = interval
+        self.check = check
         self._lock = threading.Lock()
-        self._table = load_routes(path)
+        self._table = load_routes(path, check)
         self._mtime = path.stat().st_mtime_ns
         self._checked = time.monotonic()
         self.last_error: str | None = None
@@ -104,7 +128,7 @@ class RouteTableSource:
             try:
                 mtime = self.path.stat().st_mtime_ns
                 if mtime != self._mtime:
-                    self._table = load_routes(self.path)
+                    self._table = load_routes(self.path, self.check)
                     self._mtime = mtime
                     self.last_error = None
             except (OSError, ValueError, yaml.YAMLError) as exc:

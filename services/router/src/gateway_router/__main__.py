@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from gateway_common.messaging import Bus
-from gateway_common.routes import RouteTableSource
+from gateway_common.registry import RouteTableError, check_routes, installed_adapters
+from gateway_common.routes import RouteTable, RouteTableSource
 from gateway_common.service import run_service
 
 from gateway_router.router import Router
@@ -15,7 +16,15 @@ from gateway_router.settings import RouterSettings
 def main() -> None:
     settings = RouterSettings()
     bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
-    routes = RouteTableSource(settings.routes_file)
+    adapters = installed_adapters()
+
+    def check(table: RouteTable) -> None:
+        check_routes(table, adapters)
+
+    try:
+        routes = RouteTableSource(settings.routes_file, check=check)
+    except RouteTableError as exc:
+        raise SystemExit(f"router: refusing the route table {settings.routes_file}: {exc}") from exc
 
     async def serve() -> None:
         await bus.connect()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway_common.adapter import Accepted, Adapter, AdapterSettings, Delivery, run_adapter
-from gateway_common.service import run_service
+from gateway_common.adapter import Accepted, Adapter, AdapterSettings, Delivery
+from gateway_common.adapter_cli import run_adapter_main
+from gateway_common.options import NoOptions
 from pydantic import Field
 
 
@@ -18,17 +19,16 @@ class HeartbeatSettings(AdapterSettings):
 
 
 @dataclass
-class HeartbeatAdapter(Adapter):
+class HeartbeatAdapter(Adapter[NoOptions]):
     name = "heartbeat"
+    settings_model = HeartbeatSettings
 
-    async def deliver(self, delivery: Delivery) -> Accepted:
+    async def deliver(self, delivery: Delivery[NoOptions]) -> Accepted:
         return Accepted(backend_txid=f"heartbeat-{delivery.idempotency_key}", message="Heartbeat received.")
 
 
 def main() -> None:
-    settings = HeartbeatSettings()
-    adapter = HeartbeatAdapter(settings)
-    run_service("adapter-heartbeat", settings, lambda: run_adapter(adapter))
+    run_adapter_main(HeartbeatAdapter)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from gateway_common.adapter import AdapterSettings, run_adapter
-from gateway_common.service import run_service
-from pydantic import Field
+from gateway_common.adapter_cli import run_adapter_main
 
 from gateway_adapter_http.adapter import HttpAdapter
 
 
-class HttpAdapterSettings(AdapterSettings):
-    http_port: int = Field(default=9104, description="Port of /metrics and probes.")
-
-
 def main() -> None:
-    settings = HttpAdapterSettings()
-    adapter = HttpAdapter(settings)
-    run_service("adapter-http", settings, lambda: run_adapter(adapter))
+    run_adapter_main(HttpAdapter)
 
 
 if __name__ == "__main__":

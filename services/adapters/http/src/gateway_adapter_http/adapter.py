@@ -1,9 +1,9 @@
 """Delivers files to a backend over HTTP: one POST per transaction, streamed from the spool.
 
-Route options:
-    url            where to POST (required)
+Route options (:class:`HttpOptions`, checked by the router before the first file):
+    url            where to POST (required, http or https)
     timeout        seconds for the whole request (default 60)
-    token_env      name of an environment variable holding a bearer token for this backend
+    token          bearer token by reference: env:VARIABLE or file:/mounted/secret (optional)
 
 The backend answers 2xx to accept (JSON ``transaction_id`` and ``message`` are optional, and
 ``response: {"name": ..., "content_base64": ...}`` hands the sender a response file),
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,17 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from gateway_common.adapter import Accepted, Adapter, Delivery, PermanentError, Response, TransientError
+from gateway_common.adapter import (
+    Accepted,
+    Adapter,
+    AdapterSettings,
+    Delivery,
+    PermanentError,
+    Response,
+    TransientError,
+)
+from gateway_common.options import RouteOptions, SecretRef
+from pydantic import AnyHttpUrl, Field, PositiveFloat
 
 CHUNK = 1 << 20
 _RETRYABLE = {408, 425, 429}
@@ -57,9 +66,20 @@ def _reason(response: httpx.Response) -> str:
     return str(body)[:500]
 
 
+class HttpAdapterSettings(AdapterSettings):
+    http_port: int = Field(default=9104, description="Port of /metrics and probes.")
+
+
+class HttpOptions(RouteOptions):
+    url: AnyHttpUrl
+    timeout: PositiveFloat = 60.0
+    token: SecretRef | None = None
+
+
 @dataclass
-class HttpAdapter(Adapter):
+class HttpAdapter(Adapter[HttpOptions]):
     name = "http"
+    settings_model = HttpAdapterSettings
     client: httpx.AsyncClient = field(init=False)
 
     async def start(self) -> None:
@@ -68,12 +88,8 @@ class HttpAdapter(Adapter):
     async def stop(self) -> None:
         await self.client.aclose()
 
-    async def deliver(self, delivery: Delivery) -> Accepted:
-        url = delivery.options.get("url")
-        if not url:
-            raise PermanentError(
-                "route_misconfigured", "the route has no backend url", "Contact the gateway operators."
-            )
+    async def deliver(self, delivery: Delivery[HttpOptions]) -> Accepted:
+        options = delivery.options
         upload = delivery.upload
         headers = {
             "Content-Type": "application/octet-stream",
@@ -89,11 +105,12 @@ class HttpAdapter(Adapter):
             "X-Content-SHA256": upload.sha256,
             "X-Delivery-Attempt": str(delivery.attempt),
         }
-        if token_env := delivery.options.get("token_env"):
-            headers["Authorization"] = f"Bearer {os.environ.get(token_env, '')}"
-        timeout = float(delivery.options.get("timeout", "60"))
+        if options.token is not None:
+            headers["Authorization"] = f"Bearer {options.token.reveal()}"
         try:
-            response = await self.client.post(url, content=_stream(delivery.path), headers=headers, timeout=timeout)
+            response = await self.client.post(
+                str(options.url), content=_stream(delivery.path), headers=headers, timeout=options.timeout
+            )
         except httpx.TransportError as exc:
             raise TransientError("backend_unreachable", f"backend not reachable: {type(exc).__name__}") from exc
         status = response.status_code
