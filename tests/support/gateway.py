@@ -23,6 +23,8 @@ BIN = Path(sys.executable).parent
 # The bearer token of the "demo" backend for the outbound file API, and its size limit.
 OUTBOUND_TOKEN = "demo-backend-token"
 OUTBOUND_MAX_SIZE = 1 << 20
+# The bearer token of the support desk for the read-only /support API.
+SUPPORT_TOKEN = "support-desk-token"
 SERVICES = ("router", "status", "adapter-heartbeat", "adapter-http", "ingress")
 
 
@@ -83,6 +85,7 @@ class Gateway:
             "GATEWAY_MAX_CONNECTIONS_PER_IP": "256",
             "GATEWAY_OUTBOUND_TOKENS": json.dumps({"demo": hashlib.sha256(OUTBOUND_TOKEN.encode()).hexdigest()}),
             "GATEWAY_OUTBOUND_MAX_SIZE": str(OUTBOUND_MAX_SIZE),
+            "GATEWAY_SUPPORT_TOKENS": json.dumps({"desk": hashlib.sha256(SUPPORT_TOKEN.encode()).hexdigest()}),
         }
         if service in self.http_ports:
             env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])

@@ -2,8 +2,10 @@
 
 <data_dir>/spool/<gateway_txid>/<file>    received payloads (kept for replay until retention)
 <data_dir>/spool/<gateway_txid>/responses/ response files adapters got from backends
+<data_dir>/spool/<gateway_txid>/upload.pb  the upload event, moved here from the outbox once published
+<data_dir>/spool/<gateway_txid>/deliveries/<attempt>.json  each delivery attempt and its outcome
 <data_dir>/outbox/<event_id>.pb           upload events not yet confirmed by the broker
-<data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique
+<data_dir>/txids/<tenant>/<service>/<id>  reservations that make FTPTransactionIDs unique; hold the gateway_txid
 <data_dir>/ledger/<gateway_txid>.pb       the status history of each transaction
 <data_dir>/tenants/<tenant>/out/          what clients download: status and response files
 <data_dir>/audit/out-deletes.jsonl        append-only record of files clients deleted from /out
@@ -16,6 +18,10 @@ import re
 import secrets
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway_common.proto.gateway.v1 import events_pb2
 
 _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 TMP_PREFIX = ".tmp-"
@@ -62,6 +68,26 @@ class StorageLayout:
 
     def relative(self, path: Path) -> str:
         return str(path.relative_to(self.data_dir))
+
+    def ledger_path(self, gateway_txid: str) -> Path:
+        return self.ledger_dir / f"{gateway_txid}.pb"
+
+    def spool_folder(self, gateway_txid: str) -> Path:
+        """Where the ingress spools a transaction (the upload event's spool_path names it later)."""
+        return self.spool_dir / gateway_txid
+
+    def transaction_spool(self, upload: events_pb2.UploadReceived) -> Path:
+        """The spool folder of an upload: its payload, upload record, delivery attempts, responses."""
+        return self.spool_path(upload.spool_path).parent
+
+    def upload_record(self, upload: events_pb2.UploadReceived) -> Path:
+        return self.transaction_spool(upload) / "upload.pb"
+
+    def deliveries_dir(self, upload: events_pb2.UploadReceived) -> Path:
+        return self.transaction_spool(upload) / "deliveries"
+
+    def reservation(self, tenant: str, service: str, ftp_txid: str) -> Path:
+        return self.txid_dir / tenant / service / ftp_txid
 
 
 def fsync_dir(path: Path) -> None:

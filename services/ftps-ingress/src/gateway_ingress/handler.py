@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,7 +43,7 @@ from gateway_ingress.proxy import ProxyDataGate, ProxyHeaderError, ProxyHeaderRe
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.settings import IngressSettings
 from gateway_ingress.spool import FileTooLarge, SpoolWriter
-from gateway_ingress.tenant import OUT, Area, NameRefused, TenantView, check_name
+from gateway_ingress.tenant import OUT, Area, NameRefused, TenantView, UploadTarget, check_name
 from gateway_ingress.tls import session_reused
 from gateway_ingress.waker import Waker
 
@@ -571,7 +572,8 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         assert self.identity is not None
         identity = self.identity
         record = {
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # Milliseconds: gateway-trace orders a delete among the events of the same second.
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "action": "delete",
             "tenant": identity.tenant,
             "file": f"out/{name}",
@@ -594,7 +596,33 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
 
     # --- uploads
     def _reservation(self, view: TenantView, service: str, ftp_txid: str) -> Any:
-        return self.layout.txid_dir / view.identity.tenant / service / ftp_txid
+        return self.layout.reservation(view.identity.tenant, service, ftp_txid)
+
+    def _reserve(self, reservation: Path, target: UploadTarget, gateway_txid: str) -> bool:
+        """Make the FTPTransactionID unique for the service; refuse the STOR when it is not."""
+        try:
+            reservation.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            try:
+                # The id inside lets gateway-trace find a transaction by tenant, service and FTPTransactionID.
+                os.write(fd, gateway_txid.encode())
+            except OSError:
+                reservation.unlink(missing_ok=True)  # a full disk must not use up the id
+                raise
+            finally:
+                os.close(fd)
+        except FileExistsError:
+            self._refuse(
+                "STOR",
+                "duplicate_txid",
+                f"553 Transaction id {target.ftp_txid!r} was already used for {target.service}; "
+                "upload with a new, unique file name.",
+            )
+            return False
+        except OSError as exc:
+            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {_reason(exc)}.")
+            return False
+        return True
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         assert self.view is not None
@@ -629,28 +657,16 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
                 return None
         self._abandon_upload()
         reservation = self._reservation(self.view, target.service, target.ftp_txid)
-        try:
-            reservation.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
-        except FileExistsError:
-            self._refuse(
-                "STOR",
-                "duplicate_txid",
-                f"553 Transaction id {target.ftp_txid!r} was already used for {target.service}; "
-                "upload with a new, unique file name.",
-            )
-            return None
-        except OSError as exc:
-            self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {_reason(exc)}.")
-            return None
         gateway_txid = new_id()
+        if not self._reserve(reservation, target, gateway_txid):
+            return None
         try:
-            writer = SpoolWriter(self.layout.spool_dir / gateway_txid / "payload", route.max_file_size)
+            writer = SpoolWriter(self.layout.spool_folder(gateway_txid) / "payload", route.max_file_size)
         except OSError as exc:
             reservation.unlink(missing_ok=True)
             self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {_reason(exc)}.")
             return None
-        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
+        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation, self.remote_ip)
         self._upload_path = file
         if self.data_channel is not None:
             self.respond("125 Data connection already open. Transfer starting.")

@@ -9,6 +9,8 @@ from gateway_common.storage import StorageLayout
 from gateway_status.outbound import Outbound, build_outbound_app
 from gateway_status.retention import run_retention
 from gateway_status.settings import StatusSettings
+from gateway_status.support_api import build_support_router
+from gateway_status.trace import StatusNaming
 from gateway_status.writer import StatusWriter
 
 
@@ -33,12 +35,14 @@ def main() -> None:
             await bus.close()
 
     outbound = Outbound(layout, settings.outbound_tokens, settings.outbound_max_size)
+    app = build_outbound_app(outbound)
+    app.include_router(build_support_router(layout, settings, StatusNaming.of(settings)))
     run_service(
         "status",
         settings,
         serve,
         checks=[lambda: None if bus.connected else "no broker connection"],
-        app=build_outbound_app(outbound),
+        app=app,
     )
 
 

@@ -17,7 +17,6 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -31,6 +30,8 @@ from fastapi.responses import JSONResponse
 from gateway_common import metrics
 from gateway_common.logging import get_logger
 from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir, is_safe_file_name
+
+from gateway_status.tokens import bearer_name
 
 log = get_logger(__name__)
 _RESERVED_PREFIXES = ("status_", "response_", TMP_PREFIX)
@@ -53,12 +54,7 @@ class Outbound:
         self.max_size = max_size
 
     def backend_of(self, authorization: str) -> str:
-        scheme, _, token = authorization.partition(" ")
-        digest = hashlib.sha256(token.strip().encode()).hexdigest()
-        for backend, expected in self.token_hashes.items():
-            if scheme.lower() == "bearer" and hmac.compare_digest(digest, expected.lower()):
-                return backend
-        raise HTTPException(401, "unknown or missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return bearer_name(self.token_hashes, authorization)
 
     @contextlib.contextmanager
     def _locked(self, record: Path) -> Iterator[None]:

@@ -49,3 +49,10 @@ class StatusSettings(ServiceSettings):
         ),
     )
     outbound_max_size: int = Field(default=100 * 1024 * 1024, ge=1, description="Largest outbound file (bytes).")
+    support_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Support users of the read-only /support API, as JSON {name: sha256 hex of their bearer token}; "
+            "empty: the API refuses everyone."
+        ),
+    )
