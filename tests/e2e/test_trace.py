@@ -129,7 +129,7 @@ def test_trace_tells_a_retried_delivery_and_the_clients_delete(gateway: Gateway,
     assert missing.value.code == 404
     listed = support(gateway, "POST", "/support/transactions/search", {"cvr": CVR, "from": "2000-01-01T00:00:00Z"})
     assert {"service": "tax-reports", "ftp_txid": txid, "gateway_txid": gateway_txid, "current_code": 2} in [
-        {k: row[k] for k in ("service", "ftp_txid", "gateway_txid", "current_code")} for row in listed
+        {k: row[k] for k in ("service", "ftp_txid", "gateway_txid", "current_code")} for row in listed["transactions"]
     ]
 
 

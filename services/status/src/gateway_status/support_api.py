@@ -2,7 +2,8 @@
 
     GET  /support/transactions/{gateway_txid}     the whole life of one transaction
     POST /support/transactions/find               {"cvr"|"pid", "service", "ftp_txid"} -> the same
-    POST /support/transactions/search             {"cvr"|"pid", "service"?, "from", "to"?} -> a list
+    POST /support/transactions/search             {"cvr"|"pid", "service"?, "from", "to"?, "limit"?}
+                                                  -> {"total": n, "transactions": [the first limit]}
          Authorization: Bearer <a support token>  (GATEWAY_SUPPORT_TOKENS; empty refuses everyone)
 
 Tenants are named in the request body, never in the URL: a CVR or PID must not end up in access
@@ -42,6 +43,7 @@ class SearchRequest(Tenant):
     service: str | None = Field(default=None, min_length=1, max_length=255)
     since: datetime = Field(alias="from")
     until: datetime | None = Field(default=None, alias="to")
+    limit: int = Field(default=1000, ge=1, le=10_000)
 
 
 def _utc(when: datetime) -> datetime:
@@ -85,15 +87,15 @@ def build_support_router(layout: StorageLayout, settings: StatusSettings, naming
             raise HTTPException(404, str(exc)) from exc
 
     @router.post("/transactions/search")
-    async def in_range(body: SearchRequest, authorization: Annotated[str, Header()] = "") -> list[dict[str, Any]]:
+    async def in_range(body: SearchRequest, authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
         user = who(authorization)
         until = _utc(body.until) if body.until else datetime.now(UTC)
         try:
             tenant = tenant_key(body.cvr, body.pid)
-            rows = await asyncio.to_thread(search, layout, tenant, _utc(body.since), until, body.service)
+            found = await asyncio.to_thread(search, layout, tenant, _utc(body.since), until, body.service, body.limit)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
-        log.info("support search", user=user, results=len(rows))
-        return [{**vars(row), "received_at": row.received_at.isoformat()} for row in rows]
+        log.info("support search", user=user, results=found.total)
+        return found.as_json()
 
     return router

@@ -350,36 +350,61 @@ class Found:
     current_code: int | None
 
 
+@dataclass(frozen=True)
+class Matches:
+    total: int  # transactions in the range
+    rows: list[Found]  # the first ``limit`` of them, oldest first
+
+    def as_json(self) -> dict[str, Any]:
+        rows = [{**vars(row), "received_at": row.received_at.isoformat()} for row in self.rows]
+        return {"total": self.total, "transactions": rows}
+
+
 def search(
-    layout: StorageLayout, tenant: str, since: datetime, until: datetime, service: str | None = None
-) -> list[Found]:
+    layout: StorageLayout,
+    tenant: str,
+    since: datetime,
+    until: datetime,
+    service: str | None = None,
+    limit: int = 1000,
+) -> Matches:
     """A tenant's transactions received in [since, until), oldest first, with their current code.
 
-    Walks the tenant's own id reservations (one stat each), so the cost grows with the tenant's
-    transactions, not with everybody's; only the matches' ledgers are read.
+    Walks the tenant's own id reservations (one stat each; the reservation's mtime is the upload's
+    start), so the cost grows with the tenant's transactions, not with everybody's. Only the
+    first ``limit`` matches have their reservation and ledger read: at 100,000 transactions the
+    walk takes a few hundred milliseconds, reading every match's ledger seconds (README, Search).
     """
     try:
         layout.tenant_root(tenant)  # validates the key: no path escapes through it
     except ValueError as exc:
         raise NotFound(str(exc)) from exc
+    if service is not None and not is_safe_file_name(service):
+        raise NotFound(f"not a service name: {service!r}")
     start, end = since.timestamp(), until.timestamp()
     tenant_dir = layout.txid_dir / tenant
     services = [service] if service else sorted(p.name for p in _dirs(tenant_dir))
-    found = []
+    matches: list[tuple[float, str, os.DirEntry[str]]] = []
     for name in services:
         for entry in _entries(tenant_dir / name):
-            if not start <= entry.stat().st_mtime < end:
-                continue
             try:
-                gateway_txid = Path(entry.path).read_text().strip()
-            except OSError:
+                mtime = entry.stat().st_mtime
+            except FileNotFoundError:
                 continue
-            code = None
-            if GATEWAY_TXID.fullmatch(gateway_txid) and (history := _history(layout, gateway_txid)):
-                code = XML_CODE[current_status(history).code]
-            received = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
-            found.append(Found(received, name, entry.name, gateway_txid, code))
-    return sorted(found, key=lambda f: f.received_at)
+            if start <= mtime < end:
+                matches.append((mtime, name, entry))
+    matches.sort(key=lambda m: (m[0], m[1], m[2].name))
+    rows = []
+    for mtime, name, entry in matches[:limit]:
+        try:
+            gateway_txid = Path(entry.path).read_text().strip()
+        except OSError:
+            gateway_txid = ""
+        code = None
+        if GATEWAY_TXID.fullmatch(gateway_txid) and (history := _history(layout, gateway_txid)):
+            code = XML_CODE[current_status(history).code]
+        rows.append(Found(datetime.fromtimestamp(mtime, UTC), name, entry.name, gateway_txid, code))
+    return Matches(len(matches), rows)
 
 
 def _dirs(path: Path) -> list[Path]:

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ftp-txid", help="the client's FTPTransactionID (the uploaded file or folder name)")
     parser.add_argument("--from", dest="since", type=_time, help="search: received at or after (ISO 8601, UTC)")
     parser.add_argument("--to", dest="until", type=_time, help="search: received before (default: now)")
+    parser.add_argument("--limit", type=int, default=1000, help="search: list at most this many (oldest first)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--no-broker", action="store_true", help="do not ask the broker for parked messages")
     args = parser.parse_args(argv)
@@ -53,15 +54,17 @@ def main(argv: list[str] | None = None) -> None:
     layout = StorageLayout(settings.data_dir)
     try:
         if args.gateway_txid is None and args.since is not None:
-            rows = search(
-                layout, tenant_key(args.cvr, args.pid), args.since, args.until or datetime.now(UTC), args.service
-            )
+            tenant = tenant_key(args.cvr, args.pid)
+            until = args.until or datetime.now(UTC)
+            found = search(layout, tenant, args.since, until, args.service, args.limit)
             if args.json:
-                print(json.dumps([{**vars(r), "received_at": r.received_at.isoformat()} for r in rows], indent=1))
-            for r in [] if args.json else rows:
-                code = "-" if r.current_code is None else r.current_code
-                when = r.received_at.isoformat(timespec="seconds")
-                print(f"{when}  {code}  {r.service}  {r.ftp_txid}  {r.gateway_txid}")
+                print(json.dumps(found.as_json(), indent=1))
+            else:
+                for r in found.rows:
+                    code = "-" if r.current_code is None else r.current_code
+                    when = r.received_at.isoformat(timespec="seconds")
+                    print(f"{when}  {code}  {r.service}  {r.ftp_txid}  {r.gateway_txid}")
+                print(f"{len(found.rows)} of {found.total} transaction(s) in the range")
             return
         gateway_txid = args.gateway_txid
         if gateway_txid is None:
