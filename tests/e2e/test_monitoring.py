@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from gateway_common.messaging import QUEUE_PARKED, QUEUE_STATUS, QUEUE_UPLOADS, 
 from gateway_pki.authority import CertificateAuthority, now
 
 from tests.support.broker import private_vhost, vhost_of
-from tests.support.clients import ClientCert, curl, wait_for_status
+from tests.support.clients import ClientCert, curl
 from tests.support.gateway import Gateway
 from tests.support.monitoring import (
     DASHBOARD,
@@ -154,57 +155,58 @@ def steady(action: Any, pause: float = 0.3, limit: int = 400) -> Iterator[list[A
 
 def test_adapter_stopped_pages_missing_consumer_and_component_down(watched: Any, tmp_path: Path) -> None:
     gw, monitoring, _ = watched
+    mark = monitoring.receiver.mark()
     queue, component = {"queue": "gateway.adapter.heartbeat"}, {"gateway_component": "adapter-heartbeat"}
     gw.stop_service("adapter-heartbeat")
     try:
         assert upload(gw, tmp_path, "heartbeat")  # waits in the adapter's queue
         queue = {"queue": "gateway.adapter.heartbeat"}
-        _checked(monitoring.receiver.wait("FtpsGatewayQueueWithoutConsumer", "firing", queue))
+        _checked(monitoring.receiver.wait("FtpsGatewayQueueWithoutConsumer", "firing", queue, after=mark))
         _checked(
-            monitoring.receiver.wait("FtpsGatewayComponentDown", "firing", {"gateway_component": "adapter-heartbeat"})
+            monitoring.receiver.wait(
+                "FtpsGatewayComponentDown", "firing", {"gateway_component": "adapter-heartbeat"}, after=mark
+            )
         )
         assert monitoring.query('rabbitmq_queue_messages_ready{queue="gateway.adapter.heartbeat"} >= 1')
     finally:
         gw.start_service("adapter-heartbeat")
         gw.wait_ready("adapter-heartbeat")
-    monitoring.receiver.wait("FtpsGatewayQueueWithoutConsumer", "resolved", queue)
-    monitoring.receiver.wait("FtpsGatewayComponentDown", "resolved", component)
+    monitoring.receiver.wait("FtpsGatewayQueueWithoutConsumer", "resolved", queue, after=mark)
+    monitoring.receiver.wait("FtpsGatewayComponentDown", "resolved", component, after=mark)
 
 
 def test_backend_down_pages_delivery_errors_and_retries(watched: Any, tmp_path: Path) -> None:
     gw, monitoring, _ = watched
+    mark = monitoring.receiver.mark()
     http = {"adapter": "http"}
     gw.backend("PUT", "/unavailable/true")
     try:
         with steady(lambda: upload(gw, tmp_path, "tax-reports")) as uploads:
-            _checked(monitoring.receiver.wait("FtpsGatewayDeliveryRetrying", "firing", http))
-            _checked(monitoring.receiver.wait("FtpsGatewayDeliveryErrors", "firing", http))
+            _checked(monitoring.receiver.wait("FtpsGatewayDeliveryRetrying", "firing", http, after=mark))
+            _checked(monitoring.receiver.wait("FtpsGatewayDeliveryErrors", "firing", http, after=mark))
         assert all(uploads), "uploads go on while the backend is down"
     finally:
         gw.backend("PUT", "/unavailable/false")
-    monitoring.receiver.wait("FtpsGatewayDeliveryRetrying", "resolved", http)
-    monitoring.receiver.wait("FtpsGatewayDeliveryErrors", "resolved", http)
+    monitoring.receiver.wait("FtpsGatewayDeliveryRetrying", "resolved", http, after=mark)
+    monitoring.receiver.wait("FtpsGatewayDeliveryErrors", "resolved", http, after=mark)
 
 
 def test_broker_away_pages_outbox_backlog_and_disconnected_services(watched: Any, tmp_path: Path) -> None:
     gw, monitoring, relay = watched
-    files = [f"away-{uuid.uuid4().hex[:8]}-{i}.xml" for i in range(110)]
-    for name in files:
-        (tmp_path / name).write_bytes(b"<report/>")
+    mark = monitoring.receiver.mark()
+    router = {"gateway_component": "router"}
     relay.cut()
     try:
-        # One curl session, 110 uploads (curl's {a,b,...} globbing): more than the alert's 100.
-        glob = str(tmp_path / ("{" + ",".join(files) + "}"))
-        client = ClientCert.from_pki(gw.pki, "employee")
-        result = curl(gw.ftps_port, gw.pki, client, "/heartbeat/", "-T", glob, timeout=120)
-        assert result.returncode == 0, result.stderr
-        _checked(monitoring.receiver.wait("FtpsGatewayOutboxBacklog", "firing"))
-        _checked(monitoring.receiver.wait("FtpsGatewayBrokerDisconnected", "firing", {"gateway_component": "router"}))
+        # More uploads than the alert's threshold of 100, four clients at a time.
+        with ThreadPoolExecutor(4) as pool:
+            uploads = list(pool.map(lambda _: upload(gw, tmp_path, "heartbeat"), range(110)))
+        assert all(uploads), "uploads go on while the broker is away"
+        _checked(monitoring.receiver.wait("FtpsGatewayOutboxBacklog", "firing", after=mark))
+        _checked(monitoring.receiver.wait("FtpsGatewayBrokerDisconnected", "firing", router, after=mark))
     finally:
         relay.restore()
-    monitoring.receiver.wait("FtpsGatewayOutboxBacklog", "resolved", timeout=120)
-    monitoring.receiver.wait("FtpsGatewayBrokerDisconnected", "resolved", {"gateway_component": "router"})
-    wait_for_status(gw.out_dir(TENANT), f"status_heartbeat_{files[-1]}", 2, timeout=60)
+    monitoring.receiver.wait("FtpsGatewayOutboxBacklog", "resolved", after=mark, timeout=120)
+    monitoring.receiver.wait("FtpsGatewayBrokerDisconnected", "resolved", router, after=mark)
 
 
 def _crl(pki: Path, next_update_in: timedelta) -> tuple[bytes, str]:
@@ -221,30 +223,34 @@ def _crl(pki: Path, next_update_in: timedelta) -> tuple[bytes, str]:
 
 def test_crl_past_its_next_update_pages(watched: Any) -> None:
     gw, monitoring, _ = watched
+    mark = monitoring.receiver.mark()
     crls = Path(gw.env("ingress")["GATEWAY_CRL_FILES"])
     original = crls.read_bytes()
     expired, name = _crl(gw.pki, timedelta(seconds=1))
     crls.write_bytes(original + expired)
     try:
-        _checked(monitoring.receiver.wait("FtpsGatewayCrlExpired", "firing", {"crl": name}))
+        _checked(monitoring.receiver.wait("FtpsGatewayCrlExpired", "firing", {"crl": name}, after=mark))
     finally:
         fresh, _ = _crl(gw.pki, timedelta(days=1))
         crls.write_bytes(original + fresh)
-    monitoring.receiver.wait("FtpsGatewayCrlExpired", "resolved", {"crl": name})
+    monitoring.receiver.wait("FtpsGatewayCrlExpired", "resolved", {"crl": name}, after=mark)
 
 
 def test_certificate_refusal_storm_pages(watched: Any) -> None:
     gw, monitoring, _ = watched
+    mark = monitoring.receiver.mark()
     revoked = ClientCert.from_pki(gw.pki, "revoked")
 
     def login() -> int:
         return curl(gw.ftps_port, gw.pki, revoked, "/", "--list-only", timeout=10).returncode
 
     with steady(login, pause=0.05) as attempts:
-        _checked(monitoring.receiver.wait("FtpsGatewayLoginRefusalsSpiking", "firing", {"reason": "revoked"}))
+        _checked(
+            monitoring.receiver.wait("FtpsGatewayLoginRefusalsSpiking", "firing", {"reason": "revoked"}, after=mark)
+        )
     assert attempts
     assert all(code != 0 for code in attempts)
-    monitoring.receiver.wait("FtpsGatewayLoginRefusalsSpiking", "resolved", {"reason": "revoked"})
+    monitoring.receiver.wait("FtpsGatewayLoginRefusalsSpiking", "resolved", {"reason": "revoked"}, after=mark)
 
 
 def _fill(path: Path) -> None:
@@ -258,17 +264,18 @@ def _fill(path: Path) -> None:
 
 def test_disk_nearly_full_pages_uploads_failing_on_storage(watched: Any, tmp_path: Path) -> None:
     gw, monitoring, _ = watched
+    mark = monitoring.receiver.mark()
     ballast = gw.data_dir / "ballast"
     try:
         _fill(ballast)
         with steady(lambda: upload(gw, tmp_path, "heartbeat", b"x" * 65536)) as uploads:
-            _checked(monitoring.receiver.wait("FtpsGatewayUploadsFailingOnStorage", "firing"))
+            _checked(monitoring.receiver.wait("FtpsGatewayUploadsFailingOnStorage", "firing", after=mark))
         assert uploads
         assert not any(uploads), "no upload gets a 226 on a full disk"
     finally:
         ballast.unlink(missing_ok=True)
     assert upload(gw, tmp_path, "heartbeat")
-    monitoring.receiver.wait("FtpsGatewayUploadsFailingOnStorage", "resolved")
+    monitoring.receiver.wait("FtpsGatewayUploadsFailingOnStorage", "resolved", after=mark)
 
 
 # Alert expressions and dashboard queries that may rightly return nothing after the workload.
@@ -312,6 +319,7 @@ def _dashboard_queries() -> list[tuple[str, str]]:
 
 def test_every_alert_expression_and_dashboard_query_returns_data(watched: Any, tmp_path: Path) -> None:
     gw, monitoring, _ = watched
+    mark = monitoring.receiver.mark()
     # The mixed workload, on top of what the faults above left: good uploads, a file the backend
     # refuses (empty), a poison message, a certificate refused, a response and a deleted status file.
     for service in ("heartbeat", "tax-reports"):
@@ -319,7 +327,7 @@ def test_every_alert_expression_and_dashboard_query_returns_data(watched: Any, t
     assert upload(gw, tmp_path, "tax-reports", b"")
     asyncio.run(_park_poison(gw.amqp_url))
     curl(gw.ftps_port, gw.pki, ClientCert.from_pki(gw.pki, "expired"), "/", "--list-only")
-    _checked(monitoring.receiver.wait("FtpsGatewayMessagesParked", "firing", {"queue": QUEUE_UPLOADS}))
+    _checked(monitoring.receiver.wait("FtpsGatewayMessagesParked", "firing", {"queue": QUEUE_UPLOADS}, after=mark))
     time.sleep(3)  # a few scrapes of the last counts
 
     problems = []

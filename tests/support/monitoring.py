@@ -232,13 +232,23 @@ class WebhookReceiver:
     def close(self) -> None:
         self._http.shutdown()
 
+    def mark(self) -> int:
+        """A point in the stream of received alerts: ``wait(after=mark)`` looks only at later ones."""
+        return len(self.alerts)
+
     def wait(
-        self, alertname: str, status: str, match: dict[str, str] | None = None, timeout: float = 90
+        self,
+        alertname: str,
+        status: str,
+        match: dict[str, str] | None = None,
+        *,
+        after: int = 0,
+        timeout: float = 90,
     ) -> dict[str, Any]:
         """The first alert named ``alertname`` in ``status`` (firing/resolved) whose labels match."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for alert in list(self.alerts):
+            for alert in self.alerts[after:]:
                 labels = alert["labels"]
                 if (
                     labels.get("alertname") == alertname
