@@ -58,8 +58,8 @@ def support(gw: Gateway, method: str, path: str, body: object = None, token: str
         return json.loads(response.read())
 
 
-def upload(gw: Gateway, pki: Path, folder: Path, service: str) -> str:
-    txid = f"trace-{uuid.uuid4().hex[:12]}.xml"
+def upload(gw: Gateway, pki: Path, folder: Path, service: str, prefix: str = "trace") -> str:
+    txid = f"{prefix}-{uuid.uuid4().hex[:12]}.xml"
     (folder / txid).write_bytes(b"<report>trace me</report>")
     result = curl(gw.ftps_port, pki, ClientCert.from_pki(pki, "employee"), f"/{service}/", "-T", str(folder / txid))
     assert result.returncode == 0, result.stderr
@@ -106,7 +106,7 @@ def test_trace_tells_a_retried_delivery_and_the_clients_delete(gateway: Gateway,
     assert second["backend_txid"].startswith("DEMO-")
     assert answer["files_in_out"] == {name: False}
     assert answer["payload"].startswith("in the spool")
-    assert not any("parked" in note for note in answer["notes"])  # the broker was asked
+    assert answer["notes"] == ["no message of this transaction is parked"]  # the broker was asked
 
     # The same transaction by the client's own names, as text.
     text = trace_cli(gateway, "--cvr", CVR, "--service", "tax-reports", "--ftp-txid", txid)
@@ -131,6 +131,17 @@ def test_trace_tells_a_retried_delivery_and_the_clients_delete(gateway: Gateway,
     assert {"service": "tax-reports", "ftp_txid": txid, "gateway_txid": gateway_txid, "current_code": 2} in [
         {k: row[k] for k in ("service", "ftp_txid", "gateway_txid", "current_code")} for row in listed["transactions"]
     ]
+
+
+def test_trace_shows_the_backends_response_file(gateway: Gateway, pki: Path, tmp_path: Path) -> None:
+    txid = upload(gateway, pki, tmp_path, "tax-reports", prefix="respond")  # the demo backend answers these
+    status = wait_for_status(gateway.out_dir(TENANT), f"status_tax-reports_{txid}.xml", 3)
+    answer = trace_json(gateway, status.findtext("GatewayTransactionID") or "", "--no-broker")
+    assert answer["current_code"] == 3
+    assert kinds(answer) == ["upload", "routing", "delivery", "status", "status"], kinds(answer)
+    response = f"response_tax-reports_{txid}_receipt.xml"
+    assert answer["steps"][-1]["details"]["response_file"] == response
+    assert answer["files_in_out"] == {f"status_tax-reports_{txid}.xml": True, response: True}
 
 
 async def _park(amqp_url: str, dispatch: events_pb2.Dispatch) -> None:

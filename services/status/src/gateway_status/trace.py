@@ -303,6 +303,8 @@ def trace(layout: StorageLayout, gateway_txid: str, naming: StatusNaming, parked
     )
     if parked is None:
         result.notes.append("the broker was not asked: parked messages unknown")
+    elif not parked:
+        result.notes.append("no message of this transaction is parked")
     else:
         result.steps.extend(
             Step(None, "parked", f"{p.type} {p.message_id} parked from {p.origin}: {p.reason}", asdict(p))
