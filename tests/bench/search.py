@@ -43,7 +43,7 @@ def populate(layout: StorageLayout, tenant: str, count: int, start: datetime) ->
                 status_event(upload, events_pb2.STATUS_CODE_ACCEPTED, "adapter/http"),
             ]
         )
-        layout.ledger_path(gateway_txid).write_bytes(history.SerializeToString())
+        layout.ledger_file(gateway_txid).write_bytes(history.SerializeToString())
         reservation = layout.reservation(tenant, service, f"tx-{i}")
         if i < len(SERVICES):
             reservation.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,3 +51,16 @@ def test_other_tenants_and_escapes_are_never_walked(layout: StorageLayout) -> No
         search(layout, "company/../..", START, START + timedelta(days=1))
     with pytest.raises(NotFound):
         search(layout, "company/30808460", START, START + timedelta(days=1), service="..")
+
+
+def test_reservations_in_hash_prefix_shards_are_found(tmp_path: Path) -> None:
+    layout = StorageLayout(tmp_path)
+    shard = layout.txid_dir / "company/30808460" / "heartbeat" / "a1f"
+    shard.mkdir(parents=True)
+    (shard / "sharded-tx").write_text("0" * 32)
+    when = (START + timedelta(hours=1)).timestamp()
+    os.utime(shard / "sharded-tx", (when, when))
+    found = search(layout, "company/30808460", START, START + timedelta(days=1))
+    assert [(row.ftp_txid, row.gateway_txid, row.current_code) for row in found.rows] == [
+        ("sharded-tx", "0" * 32, None)
+    ]

@@ -97,11 +97,14 @@ def upload_of(layout: StorageLayout, gateway_txid: str) -> events_pb2.UploadRece
     if not GATEWAY_TXID.fullmatch(gateway_txid):
         raise LookupError(f"not a gateway transaction id: {gateway_txid!r}")
     history = events_pb2.StatusHistory()
-    history.ParseFromString(layout.ledger_path(gateway_txid).read_bytes())
+    ledger = layout.find_ledger(gateway_txid)
+    if ledger is None:
+        raise LookupError(f"transaction {gateway_txid} has no status history (unknown, or expired)")
+    history.ParseFromString(ledger.read_bytes())
     if not history.events:
         raise LookupError(f"transaction {gateway_txid} has no status history")
     first = history.events[0]
-    payload = layout.spool_folder(gateway_txid) / "payload"
+    payload = layout.find_spool_txn(gateway_txid) / "payload"
     if not payload.is_file():
         raise LookupError(f"the payload of {gateway_txid} is no longer in the spool")
     return events_pb2.UploadReceived(

@@ -69,12 +69,26 @@ class StorageLayout:
     def relative(self, path: Path) -> str:
         return str(path.relative_to(self.data_dir))
 
-    def ledger_path(self, gateway_txid: str) -> Path:
+    # Readers find files through these helpers only, so that a change of layout (sharding)
+    # changes them here and nowhere else.
+    def spool_txn(self, gateway_txid: str) -> Path:
+        """Folder of a new transaction's payload and responses."""
+        return self.spool_dir / gateway_txid
+
+    def find_spool_txn(self, gateway_txid: str) -> Path:
+        """Folder of a transaction in the spool (whether it still exists or not)."""
+        return self.spool_txn(gateway_txid)
+
+    def ledger_file(self, gateway_txid: str) -> Path:
         return self.ledger_dir / f"{gateway_txid}.pb"
 
-    def spool_folder(self, gateway_txid: str) -> Path:
-        """Where the ingress spools a transaction (the upload event's spool_path names it later)."""
-        return self.spool_dir / gateway_txid
+    def find_ledger(self, gateway_txid: str) -> Path | None:
+        path = self.ledger_file(gateway_txid)
+        return path if path.exists() else None
+
+    def audit_files(self) -> list[Path]:
+        """Every /out delete audit log, oldest first."""
+        return sorted(self.audit_file.parent.glob("out-deletes*.jsonl"))
 
     def transaction_spool(self, upload: events_pb2.UploadReceived) -> Path:
         """The spool folder of an upload: its payload, upload record, delivery attempts, responses."""
@@ -88,6 +102,10 @@ class StorageLayout:
 
     def reservation(self, tenant: str, service: str, ftp_txid: str) -> Path:
         return self.txid_dir / tenant / service / ftp_txid
+
+    def find_reservation(self, tenant: str, service: str, ftp_txid: str) -> Path | None:
+        path = self.reservation(tenant, service, ftp_txid)
+        return path if path.exists() else None
 
 
 def fsync_dir(path: Path) -> None:

@@ -661,7 +661,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         if not self._reserve(reservation, target, gateway_txid):
             return None
         try:
-            writer = SpoolWriter(self.layout.spool_folder(gateway_txid) / "payload", route.max_file_size)
+            writer = SpoolWriter(self.layout.spool_txn(gateway_txid) / "payload", route.max_file_size)
         except OSError as exc:
             reservation.unlink(missing_ok=True)
             self._refuse("STOR", "storage", f"451 Cannot accept uploads right now: {_reason(exc)}.")

@@ -119,7 +119,10 @@ def find(layout: StorageLayout, tenant: str, service: str, ftp_txid: str) -> str
         layout.tenant_root(tenant)
         if not (is_safe_file_name(service) and is_safe_file_name(ftp_txid)):
             raise ValueError("service and FTPTransactionID must be plain names")  # no path escapes
-        gateway_txid = layout.reservation(tenant, service, ftp_txid).read_text().strip()
+        reservation = layout.find_reservation(tenant, service, ftp_txid)
+        if reservation is None:
+            raise ValueError("not reserved")
+        gateway_txid = reservation.read_text().strip()
     except (OSError, ValueError) as exc:
         raise NotFound(f"no transaction {ftp_txid!r} of {tenant} for service {service!r}") from exc
     if not GATEWAY_TXID.fullmatch(gateway_txid):
@@ -141,8 +144,7 @@ def _iso(text: str) -> datetime | None:
 
 def _history(layout: StorageLayout, gateway_txid: str) -> list[events_pb2.StatusEvent]:
     history = events_pb2.StatusHistory()
-    path = layout.ledger_path(gateway_txid)
-    if path.exists():
+    if (path := layout.find_ledger(gateway_txid)) is not None:
         history.ParseFromString(path.read_bytes())
     return list(history.events)
 
@@ -228,19 +230,22 @@ def _delivery_steps(directory: Path) -> list[Step]:
 
 def _deletions(layout: StorageLayout, tenant: str, names: set[str]) -> list[Step]:
     steps = []
-    try:
-        lines = layout.audit_file.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
-    for line in lines:
+    for path in layout.audit_files():
         try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        name = str(record.get("file", "")).removeprefix("out/")
-        if record.get("tenant") == tenant and name in names:
-            who = f"{record.get('kind')} {record.get('common_name')!r} from {record.get('remote_ip')}"
-            steps.append(Step(_iso(record.get("at", "")), "deletion", f"client deleted /out/{name} ({who})", record))
+            lines = path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            continue  # expired meanwhile
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            name = str(record.get("file", "")).removeprefix("out/")
+            if record.get("tenant") == tenant and name in names:
+                who = f"{record.get('kind')} {record.get('common_name')!r} from {record.get('remote_ip')}"
+                steps.append(
+                    Step(_iso(record.get("at", "")), "deletion", f"client deleted /out/{name} ({who})", record)
+                )
     return steps
 
 
@@ -251,7 +256,7 @@ def trace(layout: StorageLayout, gateway_txid: str, naming: StatusNaming, parked
     result = Trace(gateway_txid)
     history = _history(layout, gateway_txid)
     upload = events_pb2.UploadReceived()
-    spool = layout.spool_folder(gateway_txid)
+    spool = layout.find_spool_txn(gateway_txid)
     if (spool / "upload.pb").is_file():
         upload.ParseFromString((spool / "upload.pb").read_bytes())
     elif pending := _pending_upload(layout, gateway_txid):
@@ -414,7 +419,15 @@ def _dirs(path: Path) -> list[Path]:
 
 
 def _entries(path: Path) -> list[os.DirEntry[str]]:
+    """The reservation files of a service folder, also those one level down (hash-prefix shards)."""
     if not path.is_dir() or path.is_symlink():
         return []
+    files = []
     with os.scandir(path) as entries:
-        return [e for e in entries if e.is_file(follow_symlinks=False)]
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                files.append(entry)
+            elif entry.is_dir(follow_symlinks=False):
+                with os.scandir(entry.path) as shard:
+                    files += [e for e in shard if e.is_file(follow_symlinks=False)]
+    return files
