@@ -21,7 +21,7 @@ from pathlib import Path
 from gateway_common.events import new_id, status_event
 from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 from gateway_common.storage import StorageLayout
-from gateway_status.trace import search
+from gateway_status.search import search
 
 DAYS = 30
 SERVICES = ("tax-reports", "heartbeat", "payroll")

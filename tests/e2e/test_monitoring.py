@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -33,6 +32,7 @@ from gateway_common.messaging import QUEUE_PARKED, QUEUE_STATUS, QUEUE_UPLOADS, 
 from gateway_pki.authority import CertificateAuthority, now
 
 from tests.support.broker import private_vhost, vhost_of
+from tests.support.broker_faults import QueueExporter, TcpRelay
 from tests.support.clients import ClientCert, curl
 from tests.support.gateway import Gateway
 from tests.support.monitoring import (
@@ -41,12 +41,11 @@ from tests.support.monitoring import (
     RULES,
     RUNBOOK,
     Monitoring,
-    QueueExporter,
-    TcpRelay,
     WebhookReceiver,
     compress_rules,
     install,
 )
+from tests.support.tmpfs import small_tmpfs
 
 pytestmark = pytest.mark.e2e
 FACTOR = 60
@@ -70,19 +69,11 @@ def watched(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[tup
     root = tmp_path_factory.mktemp("monitoring")
     data = root / "data"
     data.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(data)],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs for the data directory (needs root): {mount.stderr.strip()}")
     crls = root / "crls.pem"
     crls.write_bytes((pki / "crl-bundle.pem").read_bytes())
     receiver = WebhookReceiver()
     try:
-        with private_vhost() as direct, TcpRelay() as relay:
+        with small_tmpfs(data, DISK_BYTES), private_vhost() as direct, TcpRelay() as relay:
             relayed = f"amqp://guest:guest@127.0.0.1:{relay.port}/{vhost_of(direct)}"
             gw = Gateway(
                 root,
@@ -110,7 +101,6 @@ def watched(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[tup
                     gw.stop()
     finally:
         receiver.close()
-        subprocess.run(["umount", "--lazy", str(data)], check=False)
 
 
 def _checked(alert: dict[str, Any]) -> dict[str, Any]:

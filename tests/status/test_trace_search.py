@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from gateway_common.storage import StorageLayout
-from gateway_status.trace import NotFound, search
+from gateway_status.search import search
+from gateway_status.trace import NotFound
 
 from tests.bench.search import DAYS, SERVICES, populate
 

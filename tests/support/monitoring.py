@@ -3,13 +3,12 @@
 Debian's binaries (scripts/install-monitoring-tools.sh) run as plain processes on loopback ports:
 Prometheus scrapes every service of a Gateway and a queue exporter each second, evaluates the
 chart's alert rules with time compressed (``compress_rules``), and sends to an Alertmanager
-that delivers to a webhook receiver in the test process. A TCP relay between the gateway and
-RabbitMQ lets a test take the broker away from the gateway alone.
+that delivers to a webhook receiver in the test process. The broker's side (a relay to take
+it away, the queue metrics) is in tests/support/broker_faults.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
@@ -18,16 +17,14 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import yaml
 
-from tests.support.gateway import SERVICES, Gateway
+from tests.support.gateway import Gateway
 from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,136 +73,11 @@ def compress_rules(source: Path, target: Path, factor: int) -> dict[str, dict[st
     return rules
 
 
-class TcpRelay:
-    """Forwards a loopback port to RabbitMQ; ``cut`` drops every connection and refuses new ones."""
+class QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP handler that does not log every request to stderr."""
 
-    def __init__(self, upstream_port: int = 5672) -> None:
-        self.port = free_port()
-        self.upstream_port = upstream_port
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    def __enter__(self) -> TcpRelay:
-        self._thread.start()
-        self.restore()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.cut()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-
-    def restore(self) -> None:
-        async def listen() -> None:
-            self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
-
-        asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
-
-    def cut(self) -> None:
-        async def close() -> None:
-            if self._server is not None:
-                self._server.close()
-                await self._server.wait_closed()
-                self._server = None
-            for writer in list(self._writers):
-                writer.transport.abort()
-            self._writers.clear()
-
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        except OSError:
-            writer.close()
-            return
-        self._writers |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(OSError, RuntimeError):
-            writer.close()
-
-
-class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_: object) -> None:  # quiet
         pass
-
-
-class QueueExporter:
-    """RabbitMQ's per-object queue metrics for one vhost, from AMQP alone.
-
-    rabbitmq_queue_messages_ready and rabbitmq_queue_consumers, as the rabbitmq_prometheus plugin
-    names them, read from queue.declare-ok (passive) on every scrape. The test broker has no
-    plugin enabled (it would listen beyond loopback and need a broker restart), so this is the
-    nearest real source: the same numbers the plugin reports, from the same broker.
-    """
-
-    def __init__(self, amqp_url: str, queues: Callable[[], Iterable[str]]) -> None:
-        self.amqp_url = amqp_url
-        self.queues = queues
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        exporter = self
-
-        class Handler(_Handler):
-            def do_GET(self) -> None:
-                body = exporter.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-
-    def __enter__(self) -> QueueExporter:
-        self._thread.start()
-        self._http_thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._http.shutdown()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-
-    async def _counts(self) -> dict[str, tuple[int, int]]:
-        counts = {}
-        connection = await aio_pika.connect(self.amqp_url, timeout=3)
-        async with connection:
-            for name in self.queues():
-                channel = await connection.channel()
-                try:
-                    queue = await channel.declare_queue(name, passive=True)
-                except aio_pika.exceptions.ChannelClosed:
-                    continue  # not declared (yet): the plugin would not list it either
-                result = queue.declaration_result
-                counts[name] = (result.message_count or 0, result.consumer_count or 0)
-                await channel.close()
-        return counts
-
-    def render(self) -> str:
-        try:
-            counts = asyncio.run_coroutine_threadsafe(self._counts(), self.loop).result(5)
-        except Exception:  # broker unreachable: an empty scrape, as an unreachable plugin would give
-            return ""
-        lines = ["# TYPE rabbitmq_queue_messages_ready gauge", "# TYPE rabbitmq_queue_consumers gauge"]
-        for name, (ready, consumers) in counts.items():
-            lines.append(f'rabbitmq_queue_messages_ready{{queue="{name}"}} {ready}')
-            lines.append(f'rabbitmq_queue_consumers{{queue="{name}"}} {consumers}')
-        return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -218,7 +90,7 @@ class WebhookReceiver:
     def __post_init__(self) -> None:
         receiver = self
 
-        class Handler(_Handler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 receiver.alerts.extend(payload["alerts"])
@@ -281,13 +153,13 @@ class Monitoring:
                 "job_name": service,
                 "static_configs": [
                     {
-                        "targets": [f"127.0.0.1:{self.gateway.http_ports[service]}"],
+                        "targets": [f"127.0.0.1:{port}"],
                         # What the chart's ServiceMonitor relabelings give each target.
                         "labels": {"gateway_component": service, "pod": f"{service}-0", "namespace": NAMESPACE},
                     }
                 ],
             }
-            for service in SERVICES
+            for service, port in self.gateway.http_ports.items()
         ]
         scrape.append(
             {

@@ -14,6 +14,8 @@ support user's name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,9 +24,10 @@ from gateway_common.logging import get_logger
 from gateway_common.storage import StorageLayout
 from pydantic import BaseModel, Field
 
+from gateway_status.search import search
 from gateway_status.settings import StatusSettings
 from gateway_status.tokens import bearer_name
-from gateway_status.trace import NotFound, Parked, StatusNaming, find, parked_of, search, tenant_key, trace
+from gateway_status.trace import NotFound, Parked, StatusNaming, find, parked_of, tenant_key, trace
 
 log = get_logger(__name__)
 
@@ -44,6 +47,14 @@ class SearchRequest(Tenant):
     since: datetime = Field(alias="from")
     until: datetime | None = Field(default=None, alias="to")
     limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+@contextlib.contextmanager
+def _not_found_is_404() -> Iterator[None]:
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
 
 
 def _utc(when: datetime) -> datetime:
@@ -71,30 +82,24 @@ def build_support_router(layout: StorageLayout, settings: StatusSettings, naming
     @router.get("/transactions/{gateway_txid}")
     async def by_id(gateway_txid: str, authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
         user = who(authorization)
-        try:
+        with _not_found_is_404():
             return await answer(user, gateway_txid)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
 
     @router.post("/transactions/find")
     async def by_client_id(body: FindRequest, authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
         user = who(authorization)
-        try:
+        with _not_found_is_404():
             tenant = tenant_key(body.cvr, body.pid)
             gateway_txid = await asyncio.to_thread(find, layout, tenant, body.service, body.ftp_txid)
             return await answer(user, gateway_txid)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
 
     @router.post("/transactions/search")
     async def in_range(body: SearchRequest, authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
         user = who(authorization)
         until = _utc(body.until) if body.until else datetime.now(UTC)
-        try:
+        with _not_found_is_404():
             tenant = tenant_key(body.cvr, body.pid)
             found = await asyncio.to_thread(search, layout, tenant, _utc(body.since), until, body.service, body.limit)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
         log.info("support search", user=user, results=found.total)
         return found.as_json()
 

@@ -9,12 +9,14 @@ Every service leaves its part on the shared volume, so no log and no running ser
     tenants/<tenant>/out/            status and response files still there
     audit/out-deletes.jsonl          files the client deleted from /out
     gateway.parked (broker)          messages of the transaction waiting for an operator
+
+A little over 350 lines: one reader per source above, kept together because the trace is their
+sum and each is a few lines; search.py (the other question support asks) is its own module.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,7 +144,7 @@ def _iso(text: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _history(layout: StorageLayout, gateway_txid: str) -> list[events_pb2.StatusEvent]:
+def history_of(layout: StorageLayout, gateway_txid: str) -> list[events_pb2.StatusEvent]:
     history = events_pb2.StatusHistory()
     if (path := layout.find_ledger(gateway_txid)) is not None:
         history.ParseFromString(path.read_bytes())
@@ -249,16 +251,14 @@ def _deletions(layout: StorageLayout, tenant: str, names: set[str]) -> list[Step
     return steps
 
 
-def trace(layout: StorageLayout, gateway_txid: str, naming: StatusNaming, parked: list[Parked] | None = None) -> Trace:
-    """Everything known about ``gateway_txid``; ``parked`` None means the broker was not asked."""
-    if not GATEWAY_TXID.fullmatch(gateway_txid):
-        raise NotFound(f"not a gateway transaction id: {gateway_txid!r}")
-    result = Trace(gateway_txid)
-    history = _history(layout, gateway_txid)
+def _upload_of(
+    layout: StorageLayout, gateway_txid: str, history: list[events_pb2.StatusEvent], result: Trace
+) -> events_pb2.UploadReceived:
+    """The upload event: its record in the spool, else the outbox, else what the ledger repeats."""
     upload = events_pb2.UploadReceived()
-    spool = layout.find_spool_txn(gateway_txid)
-    if (spool / "upload.pb").is_file():
-        upload.ParseFromString((spool / "upload.pb").read_bytes())
+    record = layout.find_spool_txn(gateway_txid) / "upload.pb"
+    if record.is_file():
+        upload.ParseFromString(record.read_bytes())
     elif pending := _pending_upload(layout, gateway_txid):
         upload = pending[0]
         since = datetime.fromtimestamp(pending[1], UTC)
@@ -278,28 +278,44 @@ def trace(layout: StorageLayout, gateway_txid: str, naming: StatusNaming, parked
         result.notes.append("no upload record: client address and receiving replica unknown")
     else:
         raise NotFound(f"nothing is known of transaction {gateway_txid} (never uploaded, or past retention)")
+    return upload
+
+
+def _out_names(
+    upload: events_pb2.UploadReceived, history: list[events_pb2.StatusEvent], naming: StatusNaming
+) -> set[str]:
+    """The files the status service wrote into /out for this transaction."""
+    if not history:
+        return set()
+    codes = [None, *sorted({XML_CODE[e.code] for e in history})] if naming.per_code else [None]
+    names = {status_file_name(upload.service, upload.ftp_txid, c, naming.template, naming.code_template) for c in codes}
+    return names | {e.response_file for e in history if e.response_file}
+
+
+def trace(layout: StorageLayout, gateway_txid: str, naming: StatusNaming, parked: list[Parked] | None = None) -> Trace:
+    """Everything known about ``gateway_txid``; ``parked`` None means the broker was not asked."""
+    if not GATEWAY_TXID.fullmatch(gateway_txid):
+        raise NotFound(f"not a gateway transaction id: {gateway_txid!r}")
+    result = Trace(gateway_txid)
+    history = history_of(layout, gateway_txid)
+    upload = _upload_of(layout, gateway_txid, history, result)
     result.tenant, result.service, result.ftp_txid = upload.sender.tenant, upload.service, upload.ftp_txid
-    result.steps.append(_upload_step(upload))
-    result.steps.extend(_status_step(event) for event in history)
-    result.steps.extend(_delivery_steps(spool / "deliveries"))
-    names: list[str] = []
     if history:
         result.current_code = XML_CODE[current_status(history).code]
-        names.append(status_file_name(upload.service, upload.ftp_txid, None, naming.template, naming.code_template))
-        if naming.per_code:
-            codes = sorted({XML_CODE[e.code] for e in history})
-            names += [
-                status_file_name(upload.service, upload.ftp_txid, c, naming.template, naming.code_template)
-                for c in codes
-            ]
-        names += [e.response_file for e in history if e.response_file]
+    result.steps.append(_upload_step(upload))
+    result.steps.extend(_status_step(event) for event in history)
+    spool = layout.find_spool_txn(gateway_txid)
+    result.steps.extend(_delivery_steps(spool / "deliveries"))
+    if not spool.is_dir():
+        result.notes.append("the spool folder is gone: delivery attempts are no longer kept (the ledger's are above)")
+    names = _out_names(upload, history, naming)
     try:
         out = layout.out_dir(upload.sender.tenant)
     except ValueError:
         result.notes.append(f"the sender's tenant {upload.sender.tenant!r} is not a tenant key")
     else:
-        result.files_in_out = {name: (out / name).is_file() for name in names}
-        result.steps.extend(_deletions(layout, upload.sender.tenant, set(names)))
+        result.files_in_out = {name: (out / name).is_file() for name in sorted(names)}
+        result.steps.extend(_deletions(layout, upload.sender.tenant, names))
     payload = spool / "payload"
     result.payload = (
         f"in the spool, {layout.relative(payload)} ({payload.stat().st_size} bytes)"
@@ -344,90 +360,3 @@ async def parked_of(amqp_url: str, gateway_txid: str) -> list[Parked]:
                     Parked(message.message_id or "", message.type or "", origin_queue(headers) or "", str(reason))
                 )
     return found
-
-
-@dataclass(frozen=True)
-class Found:
-    """One transaction of a search: when the ingress reserved its id, and where it stands now."""
-
-    received_at: datetime
-    service: str
-    ftp_txid: str
-    gateway_txid: str
-    current_code: int | None
-
-
-@dataclass(frozen=True)
-class Matches:
-    total: int  # transactions in the range
-    rows: list[Found]  # the first ``limit`` of them, oldest first
-
-    def as_json(self) -> dict[str, Any]:
-        rows = [{**vars(row), "received_at": row.received_at.isoformat()} for row in self.rows]
-        return {"total": self.total, "transactions": rows}
-
-
-def search(
-    layout: StorageLayout,
-    tenant: str,
-    since: datetime,
-    until: datetime,
-    service: str | None = None,
-    limit: int = 1000,
-) -> Matches:
-    """A tenant's transactions received in [since, until), oldest first, with their current code.
-
-    Walks the tenant's own id reservations (one stat each; the reservation's mtime is the upload's
-    start), so the cost grows with the tenant's transactions, not with everybody's. Only the
-    first ``limit`` matches have their reservation and ledger read: at 100,000 transactions the
-    walk takes a few hundred milliseconds, reading every match's ledger seconds (README, Search).
-    """
-    try:
-        layout.tenant_root(tenant)  # validates the key: no path escapes through it
-    except ValueError as exc:
-        raise NotFound(str(exc)) from exc
-    if service is not None and not is_safe_file_name(service):
-        raise NotFound(f"not a service name: {service!r}")
-    start, end = since.timestamp(), until.timestamp()
-    tenant_dir = layout.txid_dir / tenant
-    services = [service] if service else sorted(p.name for p in _dirs(tenant_dir))
-    matches: list[tuple[float, str, os.DirEntry[str]]] = []
-    for name in services:
-        for entry in _entries(tenant_dir / name):
-            try:
-                mtime = entry.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            if start <= mtime < end:
-                matches.append((mtime, name, entry))
-    matches.sort(key=lambda m: (m[0], m[1], m[2].name))
-    rows = []
-    for mtime, name, entry in matches[:limit]:
-        try:
-            gateway_txid = Path(entry.path).read_text().strip()
-        except OSError:
-            gateway_txid = ""
-        code = None
-        if GATEWAY_TXID.fullmatch(gateway_txid) and (history := _history(layout, gateway_txid)):
-            code = XML_CODE[current_status(history).code]
-        rows.append(Found(datetime.fromtimestamp(mtime, UTC), name, entry.name, gateway_txid, code))
-    return Matches(len(matches), rows)
-
-
-def _dirs(path: Path) -> list[Path]:
-    return [p for p in path.iterdir() if p.is_dir() and not p.is_symlink()] if path.is_dir() else []
-
-
-def _entries(path: Path) -> list[os.DirEntry[str]]:
-    """The reservation files of a service folder, also those one level down (hash-prefix shards)."""
-    if not path.is_dir() or path.is_symlink():
-        return []
-    files = []
-    with os.scandir(path) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False):
-                files.append(entry)
-            elif entry.is_dir(follow_symlinks=False):
-                with os.scandir(entry.path) as shard:
-                    files += [e for e in shard if e.is_file(follow_symlinks=False)]
-    return files

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 
 from gateway_common.storage import StorageLayout
 
+from gateway_status.search import search
 from gateway_status.settings import StatusSettings
-from gateway_status.trace import NotFound, Parked, StatusNaming, find, parked_of, search, tenant_key, trace
+from gateway_status.trace import NotFound, Parked, StatusNaming, find, parked_of, tenant_key, trace
 
 
 def _time(text: str) -> datetime:
