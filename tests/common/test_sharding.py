@@ -41,7 +41,7 @@ def test_100000_transactions_leave_no_folder_with_more_than_a_few_thousand_entri
         folder = layout.spool_txn(gtxid)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "payload").write_bytes(b"")
-        reserve(layout, tenant, "heartbeat", txid)
+        reserve(layout, tenant, "heartbeat", txid, "0" * 32)
         history = ledger.path(gtxid)
         history.parent.mkdir(exist_ok=True)
         history.write_bytes(b"")
@@ -86,7 +86,7 @@ def test_flat_data_from_before_sharding_is_read_and_moved_on_update(tmp_path: Pa
     (service / "used-before").touch()
     assert reserved(layout, "company/1", "heartbeat", "used-before")
     with pytest.raises(FileExistsError):
-        reserve(layout, "company/1", "heartbeat", "used-before")
-    reserve(layout, "company/1", "heartbeat", "new-one")
+        reserve(layout, "company/1", "heartbeat", "used-before", "0" * 32)
+    reserve(layout, "company/1", "heartbeat", "new-one", "0" * 32)
     with pytest.raises(FileExistsError):
-        reserve(layout, "company/1", "heartbeat", "new-one")
+        reserve(layout, "company/1", "heartbeat", "new-one", "0" * 32)

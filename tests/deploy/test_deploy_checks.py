@@ -352,6 +352,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 SECRET_PLACEHOLDERS = {
     "GATEWAY_AMQP_URL": "amqp://gateway:secret@rabbitmq.example:5672/",
     "GATEWAY_OUTBOUND_TOKENS": json.dumps({"skat": {"token_sha256": "0" * 64, "kinds": ["company"], "names": ["*"]}}),
+    "GATEWAY_SUPPORT_TOKENS": json.dumps({"desk": "0" * 64}),
 }
 
 
@@ -531,3 +532,22 @@ def test_an_adapter_reads_file_secrets_from_mounted_secrets(tools: Path) -> None
     assert {"name": "secret-sftp-keys", "secret": {"secretName": "sftp-keys", "defaultMode": 0o440}} in pod["volumes"]
     mounts = pod["containers"][0]["volumeMounts"]
     assert {"name": "secret-sftp-keys", "mountPath": "/etc/gateway/secrets/sftp-keys", "readOnly": True} in mounts
+
+
+def test_support_api_is_opened_to_the_support_desk_only_when_enabled(tools: Path) -> None:
+    docs = render(tools)
+    assert isinstance(docs, list)
+    assert "gw-ftps-gateway-status-support" not in {d["metadata"]["name"] for d in docs}
+    desk = [{"namespaceSelector": {"matchLabels": {"team": "support"}}}]
+    error = render(tools, {"status": {"supportApi": {"enabled": True, "allowedFrom": desk}}}, expect_error=True)
+    assert "status.supportApi" in error
+    support = {"enabled": True, "allowedFrom": desk, "existingSecret": "support", "existingSecretKey": "json"}
+    docs = render(tools, {"status": {"supportApi": support}})
+    assert isinstance(docs, list)
+    policies = [p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == "gw-ftps-gateway-status-support"]
+    assert [p["spec"]["ingress"] for p in policies] == [
+        [{"from": desk, "ports": [{"protocol": "TCP", "port": "http"}]}]
+    ]
+    (status,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "gw-ftps-gateway-status"]
+    env = {e["name"]: e for e in status["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GATEWAY_SUPPORT_TOKENS"]["valueFrom"] == {"secretKeyRef": {"name": "support", "key": "json"}}

@@ -28,6 +28,8 @@ OUTBOUND_QUOTA = 4 << 20
 # A second backend: PDF files for one company only, and no transactions to answer.
 SCOPED_TOKEN = "scoped-backend-token"
 SCOPED_CVR = "12345678"
+# The bearer token of the support desk for the read-only /support API.
+SUPPORT_TOKEN = "support-desk-token"
 
 
 def services(adapters: tuple[str, ...]) -> tuple[str, ...]:
@@ -119,6 +121,7 @@ class Gateway:
             ),
             "GATEWAY_OUTBOUND_MAX_SIZE": str(OUTBOUND_MAX_SIZE),
             "GATEWAY_OUTBOUND_QUOTA_BYTES": str(OUTBOUND_QUOTA),
+            "GATEWAY_SUPPORT_TOKENS": json.dumps({"desk": hashlib.sha256(SUPPORT_TOKEN.encode()).hexdigest()}),
         }
         if service in self.http_ports:
             env["GATEWAY_HTTP_PORT"] = str(self.http_ports[service])

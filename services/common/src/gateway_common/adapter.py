@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import json
+import os
 import random
 import time
 import typing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -37,7 +40,7 @@ from gateway_common.naming import Naming
 from gateway_common.options import NoOptions, RouteOptions, SecretUnavailable
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
-from gateway_common.storage import StorageLayout, atomic_write
+from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write
 
 log = get_logger(__name__)
 
@@ -159,16 +162,19 @@ class Adapter(abc.ABC, Generic[OptionsT]):
         except ValueError as exc:
             raise PoisonMessage(str(exc)) from exc
         started = time.perf_counter()
+        number = max(dispatch.attempt, 1)
+        record = AttemptRecord(adapter=self.name, attempt=number, started_at=_now())
         try:
-            outcome = await self.attempt(upload, dict(dispatch.options), max(dispatch.attempt, 1), path)
+            outcome = await self.attempt(upload, dict(dispatch.options), number, path)
         finally:
             metrics.DELIVERY_SECONDS.labels(adapter=self.name).observe(time.perf_counter() - started)
         if isinstance(outcome.error, TransientError):
             metrics.DELIVERIES.labels(adapter=self.name, result="retry").inc()
-            await self._retry_or_fail(dispatch, outcome.error, bound)
+            record.failed(*await self._retry_or_fail(dispatch, outcome.error, bound))
         elif outcome.error is not None:
             await self._fail(upload, outcome.error, bound)
             metrics.DELIVERIES.labels(adapter=self.name, result="refused").inc()
+            record.failed("refused", outcome.error)
         else:
             accepted = outcome.accepted
             assert accepted is not None, "an outcome without an error is accepted"
@@ -186,8 +192,19 @@ class Adapter(abc.ABC, Generic[OptionsT]):
             await self.bus.publish(RK_STATUS, event, event.event_id)
             metrics.DELIVERIES.labels(adapter=self.name, result="accepted").inc()
             bound.info("delivered", backend_txid=accepted.backend_txid)
+            record.result, record.backend_txid = "accepted", accepted.backend_txid
             if accepted.response is not None:
                 await self._respond(upload, accepted, accepted.response, bound)
+        record.ended_at = _now()
+        await self._keep_record(upload, record, bound)
+
+    async def _keep_record(self, upload: events_pb2.UploadReceived, attempt: AttemptRecord, bound: Any) -> None:
+        """Leave the attempt beside the payload for gateway-trace; the delivery never fails for it."""
+        try:
+            directory = self.layout.deliveries_dir(upload)
+            await asyncio.to_thread(_write_record, directory / f"{attempt.attempt:03d}.json", attempt)
+        except (OSError, ValueError) as exc:
+            bound.warning("delivery attempt not recorded for tracing", error=repr(exc))
 
     async def attempt(
         self, upload: events_pb2.UploadReceived, options: dict[str, str], attempt: int, path: Path
@@ -252,7 +269,10 @@ class Adapter(abc.ABC, Generic[OptionsT]):
         await self.bus.publish(RK_STATUS, event, event.event_id)
         log.warning("delivery failed", gateway_txid=upload.gateway_txid, code=exc.code, reason=exc.message)
 
-    async def _retry_or_fail(self, dispatch: events_pb2.Dispatch, exc: TransientError, bound: object) -> None:
+    async def _retry_or_fail(
+        self, dispatch: events_pb2.Dispatch, exc: TransientError, bound: object
+    ) -> tuple[str, DeliveryError, float | None]:
+        """Schedule the next attempt, or fail the transaction; return (result, error, delay)."""
         attempt = max(dispatch.attempt, 1)
         if attempt >= self.settings.max_attempts:
             exhausted = PermanentError(
@@ -262,7 +282,7 @@ class Adapter(abc.ABC, Generic[OptionsT]):
             )
             await self._fail(dispatch.upload, exhausted, bound)
             metrics.DELIVERIES.labels(adapter=self.name, result="exhausted").inc()
-            return
+            return "exhausted", exhausted, None
         delays = self.settings.retry_delays
         level = min(attempt - 1, len(delays) - 1)
         delay = delays[level] * (1 + random.uniform(0, 0.2))  # noqa: S311 - jitter, not crypto
@@ -279,6 +299,39 @@ class Adapter(abc.ABC, Generic[OptionsT]):
             delay=round(delay, 1),
             reason=exc.message,
         )
+        return "retry", exc, delay
+
+
+@dataclass
+class AttemptRecord:
+    """One delivery attempt as gateway-trace shows it (spool/<gtxid>/deliveries/<attempt>.json)."""
+
+    adapter: str
+    attempt: int
+    started_at: str
+    ended_at: str = ""
+    result: str = ""  # accepted, refused, retry or exhausted
+    backend_txid: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    retry_in_seconds: float | None = None
+
+    def failed(self, result: str, error: DeliveryError, retry_in: float | None = None) -> None:
+        self.result, self.error_code, self.error_message = result, error.code, error.message
+        self.retry_in_seconds = None if retry_in is None else round(retry_in, 3)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _write_record(path: Path, record: AttemptRecord) -> None:
+    # Not fsync'd: a trace record lost in a crash costs a line of history, never a file, so it
+    # must not add a disk sync to every delivery. The rename still keeps half a record unseen.
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
+    tmp.write_text(json.dumps(asdict(record)))
+    os.replace(tmp, path)
 
 
 async def run_adapter(adapter: Adapter[Any]) -> None:

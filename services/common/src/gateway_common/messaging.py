@@ -211,6 +211,10 @@ class Bus:
         quorum queue's delivery limit parks it if it keeps failing.
         """
         name = queue.name
+        # Both parking reasons exist from the start at 0: otherwise the first message parked after
+        # a (re)start creates its series at 1, which increase() cannot see, and nobody is paged.
+        for reason in ("poison", "invalid"):
+            metrics.MESSAGES_PARKED.labels(queue=name, reason=reason)
 
         async def park_or_return(message: aio_pika.abc.AbstractIncomingMessage, reason: str) -> None:
             try:

@@ -2,8 +2,10 @@
 
 <data_dir>/spool/<shard>/<gateway_txid>/payload      received payloads (kept for replay, then swept)
 <data_dir>/spool/<shard>/<gateway_txid>/responses/   response files adapters got from backends
+<data_dir>/spool/<shard>/<gateway_txid>/upload.pb    the upload event, moved here from the outbox once published
+<data_dir>/spool/<shard>/<gateway_txid>/deliveries/  each delivery attempt and its outcome (<attempt>.json)
 <data_dir>/outbox/<event_id>.pb                      upload events not yet confirmed by the broker
-<data_dir>/txids/<tenant>/<service>/<shard>/<id>     reservations that make FTPTransactionIDs unique
+<data_dir>/txids/<tenant>/<service>/<shard>/<id>     reservations making FTPTransactionIDs unique (hold the gateway_txid)
 <data_dir>/ledger/<shard>/<gateway_txid>.pb          the status history of each transaction
 <data_dir>/recent/<shard>/<key>                      SIZE/MDTM answers for uploads that just left
 <data_dir>/tenants/<tenant>/out/                     what clients download: status and response files
@@ -31,6 +33,10 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway_common.proto.gateway.v1 import events_pb2
 
 from gateway_common.events import GATEWAY_TXID
 
@@ -148,6 +154,34 @@ class StorageLayout:
 
     def relative(self, path: Path) -> str:
         return str(path.relative_to(self.data_dir))
+
+    # Readers find files through these helpers only, so that a change of layout (sharding)
+    # changes them here and nowhere else.
+    def ledger_file(self, gateway_txid: str) -> Path:
+        """Where a transaction's status history is written (its shard)."""
+        return in_shard(self.ledger_dir, gateway_txid, f"{gateway_txid}.pb")
+
+    def audit_files(self) -> list[Path]:
+        """Every /out delete audit log, oldest first."""
+        return sorted(self.audit_file.parent.glob("out-deletes*.jsonl"))
+
+    def transaction_spool(self, upload: events_pb2.UploadReceived) -> Path:
+        """The spool folder of an upload: its payload, upload record, delivery attempts, responses."""
+        return self.spool_path(upload.spool_path).parent
+
+    def upload_record(self, upload: events_pb2.UploadReceived) -> Path:
+        return self.transaction_spool(upload) / "upload.pb"
+
+    def deliveries_dir(self, upload: events_pb2.UploadReceived) -> Path:
+        return self.transaction_spool(upload) / "deliveries"
+
+    def reservation(self, tenant: str, service: str, ftp_txid: str) -> Path:
+        """Where a new reservation of ``ftp_txid`` is created (its shard)."""
+        return in_shard(self.txid_dir / tenant / service, ftp_txid, ftp_txid)
+
+    def find_reservation(self, tenant: str, service: str, ftp_txid: str) -> Path | None:
+        """The reservation of ``ftp_txid``, sharded or written before sharding, if any."""
+        return find_sharded(self.txid_dir / tenant / service, ftp_txid, ftp_txid)
 
 
 def out_usage(out: Path) -> int:

@@ -6,8 +6,8 @@ import functools
 import hashlib
 import json
 import os
-import time
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ class OutCommands(Session):
         assert self.identity is not None
         identity = self.identity
         record = {
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # Milliseconds: gateway-trace orders a delete among the events of the same second.
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "action": "delete",
             "tenant": identity.tenant,
             "file": f"out/{name}",

@@ -6,10 +6,11 @@ outage or a crash). Publishing an event twice is harmless: consumers deduplicate
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from gateway_common.proto.gateway.v1 import events_pb2
-from gateway_common.storage import TMP_PREFIX, atomic_write
+from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write
 
 
 class Outbox:
@@ -22,8 +23,17 @@ class Outbox:
     def put(self, event: events_pb2.UploadReceived) -> None:
         atomic_write(self._path(event.event_id), event.SerializeToString())
 
-    def remove(self, event_id: str) -> None:
-        self._path(event_id).unlink(missing_ok=True)
+    def retire(self, event: events_pb2.UploadReceived, layout: StorageLayout) -> None:
+        """The broker has the event: move it beside its payload as the transaction's upload record.
+
+        A rename, not a copy: gateway-trace reads who sent the file, from where and to which
+        replica long after the broker has forgotten it, at no extra write on the upload path.
+        """
+        path = self._path(event.event_id)
+        try:
+            os.replace(path, layout.upload_record(event))
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # no spool folder to keep it in: the record is only lost
 
     def pending(self) -> list[tuple[float, Path]]:
         """(mtime, path) of the waiting events, oldest first."""

@@ -43,6 +43,7 @@ class PendingUpload:
     target: UploadTarget
     writer: SpoolWriter
     reservation: Path
+    client_address: str = ""
 
 
 class UploadPipeline:
@@ -153,7 +154,7 @@ class UploadPipeline:
                 continue
             if not await self._publish(event):
                 return  # broker still away; try again on the next round
-            await asyncio.to_thread(self.outbox.remove, event_id)
+            await asyncio.to_thread(self.outbox.retire, event, self.layout)
             log.info("outbox event relayed", event_id=event_id, gateway_txid=event.gateway_txid)
 
     async def _publish(self, event: events_pb2.UploadReceived) -> bool:
@@ -225,6 +226,7 @@ class UploadPipeline:
             sha256=sha256,
             received_at=timestamp(),
             ingress_node=self.settings.node_name,
+            client_address=upload.client_address,
         )
         try:
             await self._blocking(self.outbox.put, event)
@@ -235,7 +237,7 @@ class UploadPipeline:
         # follows is tidying up and must not turn the 226 into a failure.
         try:
             if await self._publish(event):
-                await self._blocking(self.outbox.remove, event.event_id)
+                await self._blocking(self.outbox.retire, event, self.layout)
         except OSError as exc:
             log.warning("tidying up after a durable upload failed", gateway_txid=event.gateway_txid, error=repr(exc))
         return event

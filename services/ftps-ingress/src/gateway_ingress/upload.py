@@ -62,22 +62,22 @@ class UploadCommands(Session):
                 self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
                 return None
         self._abandon_upload()
+        gateway_txid = new_id()
         try:
-            reservation = reserve(self.layout, self.identity.tenant, target.service, target.ftp_txid)
+            reservation = reserve(self.layout, self.identity.tenant, target.service, target.ftp_txid, gateway_txid)
         except FileExistsError:
             self._refuse("STOR", replies.TXID_USED_FOR_SERVICE, txid=target.ftp_txid, service=target.service)
             return None
         except OSError as exc:
             self._refuse("STOR", replies.CANNOT_ACCEPT, reason=os_reason(exc))
             return None
-        gateway_txid = new_id()
         try:
             writer = SpoolWriter(self.layout.spool_txn(gateway_txid) / "payload", route.max_file_size)
         except OSError as exc:
             reservation.unlink(missing_ok=True)
             self._refuse("STOR", replies.CANNOT_ACCEPT, reason=os_reason(exc))
             return None
-        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation)
+        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation, self.remote_ip)
         self._upload_path = file
         if self.data_channel is not None:
             self.respond(replies.DATA_OPEN())

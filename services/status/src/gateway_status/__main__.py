@@ -10,6 +10,8 @@ from gateway_status.outbound import Outbound, build_outbound_app
 from gateway_status.responses import mount_responses
 from gateway_status.retention import run_sweeps
 from gateway_status.settings import StatusSettings
+from gateway_status.support_api import build_support_router
+from gateway_status.trace import StatusNaming
 from gateway_status.writer import StatusWriter
 
 
@@ -35,6 +37,7 @@ def main() -> None:
     )
     app = build_outbound_app(outbound)
     mount_responses(app, outbound, writer)
+    app.include_router(build_support_router(layout, settings, StatusNaming.of(settings)))
     run_service(
         "status",
         settings,

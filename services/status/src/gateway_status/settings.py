@@ -125,3 +125,11 @@ class StatusSettings(ServiceSettings):
                         '{"token_sha256": "...", "kinds": [...], "cvrs": [...], "names": [...], "services": [...]}'
                     )
         return value
+
+    support_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Support users of the read-only /support API, as JSON {name: sha256 hex of their bearer token}; "
+            "empty: the API refuses everyone."
+        ),
+    )

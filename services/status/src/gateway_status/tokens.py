@@ -1,4 +1,4 @@
-"""Backend tokens of the status service's HTTP API, each scoped to what its backend may do.
+"""Bearer tokens of the status service's HTTP APIs (kept as SHA-256 hashes); backends' are scoped.
 
 GATEWAY_OUTBOUND_TOKENS maps a backend's name to its token's SHA-256 and its scope, deny by
 default (an empty list allows nothing):
@@ -53,15 +53,21 @@ class BackendScope(BaseModel):
         return any(fnmatch.fnmatchcase(file_name, pattern) for pattern in self.names)
 
 
-def authenticate(scopes: dict[str, BackendScope], authorization: str) -> tuple[str, BackendScope]:
-    """The backend whose bearer token this is, or 401."""
+def bearer_name(token_hashes: dict[str, str], authorization: str) -> str:
+    """The name whose token hash matches the Authorization header; 401 for anyone else."""
     scheme, _, token = authorization.partition(" ")
     digest = hashlib.sha256(token.strip().encode()).hexdigest()
     found = None
-    for backend, scope in scopes.items():
-        # Every entry is compared, so the time taken does not tell which backends exist.
-        if hmac.compare_digest(digest, scope.token_sha256.lower()) and scheme.lower() == "bearer":
-            found = (backend, scope)
+    for name, expected in token_hashes.items():
+        # Every entry is compared, so the time taken does not tell which names exist.
+        if hmac.compare_digest(digest, expected.lower()) and scheme.lower() == "bearer":
+            found = name
     if found is None:
         raise HTTPException(401, "unknown or missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     return found
+
+
+def authenticate(scopes: dict[str, BackendScope], authorization: str) -> tuple[str, BackendScope]:
+    """The backend whose bearer token this is, with its scope, or 401."""
+    backend = bearer_name({name: scope.token_sha256 for name, scope in scopes.items()}, authorization)
+    return backend, scopes[backend]

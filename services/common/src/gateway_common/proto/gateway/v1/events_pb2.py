@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from gateway_common.proto.gateway.v1 import identity_pb2 as gateway_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17gateway/v1/events.proto\x12\ngateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19gateway/v1/identity.proto\"\x8b\x02\n\x0eUploadReceived\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0cgateway_txid\x18\x02 \x01(\t\x12\"\n\x06sender\x18\x03 \x01(\x0b\x32\x12.gateway.v1.Sender\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x10\n\x08\x66tp_txid\x18\x05 \x01(\t\x12\x11\n\tfile_name\x18\x06 \x01(\t\x12\x12\n\nspool_path\x18\x07 \x01(\t\x12\x0c\n\x04size\x18\x08 \x01(\x04\x12\x0e\n\x06sha256\x18\t \x01(\t\x12/\n\x0breceived_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cingress_node\x18\x0b \x01(\t\"\xce\x01\n\x08\x44ispatch\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12*\n\x06upload\x18\x02 \x01(\x0b\x32\x1a.gateway.v1.UploadReceived\x12\x0f\n\x07\x61\x64\x61pter\x18\x03 \x01(\t\x12\x32\n\x07options\x18\x04 \x03(\x0b\x32!.gateway.v1.Dispatch.OptionsEntry\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\r\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x0bStatusError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\t\"\xab\x03\n\x0bStatusEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0cgateway_txid\x18\x02 \x01(\t\x12\"\n\x06sender\x18\x03 \x01(\x0b\x32\x12.gateway.v1.Sender\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x10\n\x08\x66tp_txid\x18\x05 \x01(\t\x12\x11\n\tfile_name\x18\x06 \x01(\t\x12$\n\x04\x63ode\x18\x07 \x01(\x0e\x32\x16.gateway.v1.StatusCode\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0f\n\x07message\x18\x0b \x01(\t\x12&\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x17.gateway.v1.StatusError\x12\x14\n\x0c\x62\x61\x63kend_txid\x18\r \x01(\t\x12\x15\n\rresponse_file\x18\x0e \x01(\t\x12\x0c\n\x04size\x18\x0f \x01(\x04\x12\x0e\n\x06sha256\x18\x10 \x01(\t\"8\n\rStatusHistory\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.gateway.v1.StatusEvent*\x8a\x01\n\nStatusCode\x12\x1b\n\x17STATUS_CODE_UNSPECIFIED\x10\x00\x12\x15\n\x11STATUS_CODE_ERROR\x10\x01\x12\x14\n\x10STATUS_CODE_SENT\x10\x02\x12\x18\n\x14STATUS_CODE_ACCEPTED\x10\x03\x12\x18\n\x14STATUS_CODE_RESPONSE\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17gateway/v1/events.proto\x12\ngateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19gateway/v1/identity.proto\"\xa3\x02\n\x0eUploadReceived\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0cgateway_txid\x18\x02 \x01(\t\x12\"\n\x06sender\x18\x03 \x01(\x0b\x32\x12.gateway.v1.Sender\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x10\n\x08\x66tp_txid\x18\x05 \x01(\t\x12\x11\n\tfile_name\x18\x06 \x01(\t\x12\x12\n\nspool_path\x18\x07 \x01(\t\x12\x0c\n\x04size\x18\x08 \x01(\x04\x12\x0e\n\x06sha256\x18\t \x01(\t\x12/\n\x0breceived_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cingress_node\x18\x0b \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x0c \x01(\t\"\xce\x01\n\x08\x44ispatch\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12*\n\x06upload\x18\x02 \x01(\x0b\x32\x1a.gateway.v1.UploadReceived\x12\x0f\n\x07\x61\x64\x61pter\x18\x03 \x01(\t\x12\x32\n\x07options\x18\x04 \x03(\x0b\x32!.gateway.v1.Dispatch.OptionsEntry\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\r\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x0bStatusError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\t\"\xab\x03\n\x0bStatusEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0cgateway_txid\x18\x02 \x01(\t\x12\"\n\x06sender\x18\x03 \x01(\x0b\x32\x12.gateway.v1.Sender\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x10\n\x08\x66tp_txid\x18\x05 \x01(\t\x12\x11\n\tfile_name\x18\x06 \x01(\t\x12$\n\x04\x63ode\x18\x07 \x01(\x0e\x32\x16.gateway.v1.StatusCode\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0f\n\x07message\x18\x0b \x01(\t\x12&\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x17.gateway.v1.StatusError\x12\x14\n\x0c\x62\x61\x63kend_txid\x18\r \x01(\t\x12\x15\n\rresponse_file\x18\x0e \x01(\t\x12\x0c\n\x04size\x18\x0f \x01(\x04\x12\x0e\n\x06sha256\x18\x10 \x01(\t\"8\n\rStatusHistory\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.gateway.v1.StatusEvent*\x8a\x01\n\nStatusCode\x12\x1b\n\x17STATUS_CODE_UNSPECIFIED\x10\x00\x12\x15\n\x11STATUS_CODE_ERROR\x10\x01\x12\x14\n\x10STATUS_CODE_SENT\x10\x02\x12\x18\n\x14STATUS_CODE_ACCEPTED\x10\x03\x12\x18\n\x14STATUS_CODE_RESPONSE\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,18 +35,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DISPATCH_OPTIONSENTRY']._loaded_options = None
   _globals['_DISPATCH_OPTIONSENTRY']._serialized_options = b'8\001'
-  _globals['_STATUSCODE']._serialized_start=1133
-  _globals['_STATUSCODE']._serialized_end=1271
+  _globals['_STATUSCODE']._serialized_start=1157
+  _globals['_STATUSCODE']._serialized_end=1295
   _globals['_UPLOADRECEIVED']._serialized_start=100
-  _globals['_UPLOADRECEIVED']._serialized_end=367
-  _globals['_DISPATCH']._serialized_start=370
-  _globals['_DISPATCH']._serialized_end=576
-  _globals['_DISPATCH_OPTIONSENTRY']._serialized_start=530
-  _globals['_DISPATCH_OPTIONSENTRY']._serialized_end=576
-  _globals['_STATUSERROR']._serialized_start=578
-  _globals['_STATUSERROR']._serialized_end=642
-  _globals['_STATUSEVENT']._serialized_start=645
-  _globals['_STATUSEVENT']._serialized_end=1072
-  _globals['_STATUSHISTORY']._serialized_start=1074
-  _globals['_STATUSHISTORY']._serialized_end=1130
+  _globals['_UPLOADRECEIVED']._serialized_end=391
+  _globals['_DISPATCH']._serialized_start=394
+  _globals['_DISPATCH']._serialized_end=600
+  _globals['_DISPATCH_OPTIONSENTRY']._serialized_start=554
+  _globals['_DISPATCH_OPTIONSENTRY']._serialized_end=600
+  _globals['_STATUSERROR']._serialized_start=602
+  _globals['_STATUSERROR']._serialized_end=666
+  _globals['_STATUSEVENT']._serialized_start=669
+  _globals['_STATUSEVENT']._serialized_end=1096
+  _globals['_STATUSHISTORY']._serialized_start=1098
+  _globals['_STATUSHISTORY']._serialized_end=1154
 # @@protoc_insertion_point(module_scope)

@@ -67,6 +67,7 @@ class UploadReceived(_message.Message):
     SHA256_FIELD_NUMBER: _builtins.int
     RECEIVED_AT_FIELD_NUMBER: _builtins.int
     INGRESS_NODE_FIELD_NUMBER: _builtins.int
+    CLIENT_ADDRESS_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique per event; consumers deduplicate on it."""
     gateway_txid: _builtins.str
@@ -82,6 +83,8 @@ class UploadReceived(_message.Message):
     sha256: _builtins.str
     ingress_node: _builtins.str
     """Pod or host that received the upload."""
+    client_address: _builtins.str
+    """The client's IP address (as the PROXY header named it behind a load balancer), for support."""
     @_builtins.property
     def sender(self) -> _identity_pb2.Sender: ...
     @_builtins.property
@@ -100,10 +103,11 @@ class UploadReceived(_message.Message):
         sha256: _builtins.str = ...,
         received_at: _timestamp_pb2.Timestamp | None = ...,
         ingress_node: _builtins.str = ...,
+        client_address: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["received_at", b"received_at", "sender", b"sender"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "file_name", b"file_name", "ftp_txid", b"ftp_txid", "gateway_txid", b"gateway_txid", "ingress_node", b"ingress_node", "received_at", b"received_at", "sender", b"sender", "service", b"service", "sha256", b"sha256", "size", b"size", "spool_path", b"spool_path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "event_id", b"event_id", "file_name", b"file_name", "ftp_txid", b"ftp_txid", "gateway_txid", b"gateway_txid", "ingress_node", b"ingress_node", "received_at", b"received_at", "sender", b"sender", "service", b"service", "sha256", b"sha256", "size", b"size", "spool_path", b"spool_path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
