@@ -5,7 +5,7 @@
 <data_dir>/spool/<shard>/<gateway_txid>/upload.pb    the upload event, moved here from the outbox once published
 <data_dir>/spool/<shard>/<gateway_txid>/deliveries/  each delivery attempt and its outcome (<attempt>.json)
 <data_dir>/outbox/<event_id>.pb                      upload events not yet confirmed by the broker
-<data_dir>/txids/<tenant>/<service>/<shard>/<id>     reservations making FTPTransactionIDs unique (hold the gateway_txid)
+<data_dir>/txids/<tenant>/<service>/<shard>/<id>     reservations making FTPTransactionIDs unique (hold gateway_txid)
 <data_dir>/ledger/<shard>/<gateway_txid>.pb          the status history of each transaction
 <data_dir>/recent/<shard>/<key>                      SIZE/MDTM answers for uploads that just left
 <data_dir>/tenants/<tenant>/out/                     what clients download: status and response files
