@@ -43,10 +43,11 @@ def populate(layout: StorageLayout, tenant: str, count: int, start: datetime) ->
                 status_event(upload, events_pb2.STATUS_CODE_ACCEPTED, "adapter/http"),
             ]
         )
-        layout.ledger_file(gateway_txid).write_bytes(history.SerializeToString())
+        ledger = layout.ledger_file(gateway_txid)
+        ledger.parent.mkdir(exist_ok=True)  # 4096 shards: made as they are first used
+        ledger.write_bytes(history.SerializeToString())
         reservation = layout.reservation(tenant, service, f"tx-{i}")
-        if i < len(SERVICES):
-            reservation.parent.mkdir(parents=True, exist_ok=True)
+        reservation.parent.mkdir(parents=True, exist_ok=True)
         reservation.write_text(gateway_txid)
         when = start.timestamp() + span * i / count
         os.utime(reservation, (when, when))

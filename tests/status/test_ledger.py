@@ -73,3 +73,19 @@ def test_a_late_event_never_overwrites_a_newer_state(
 def test_malformed_transaction_id_is_poison(tmp_path: Path) -> None:
     with pytest.raises(PoisonMessage), Ledger(tmp_path).locked("../../etc"):
         pass
+
+
+def test_accepted_before_its_sent_still_shows_sent_first(tmp_path: Path) -> None:
+    # The adapter publishes "sent" then "accepted"; the status service handles messages
+    # concurrently, so "accepted" may be written first. A client reading that file must
+    # still see that the file was sent, and the real "sent" must not add a second entry.
+    ledger = Ledger(tmp_path)
+    upload = _upload()
+    sent, accepted = _event(upload, events_pb2.STATUS_CODE_SENT, 0), _event(upload, events_pb2.STATUS_CODE_ACCEPTED, 1)
+    history, new = _record(ledger, accepted)
+    assert new
+    assert [e.code for e in history] == [events_pb2.STATUS_CODE_SENT, events_pb2.STATUS_CODE_ACCEPTED]
+    assert history[0].event_id == sent.event_id
+    history, new = _record(ledger, sent)
+    assert not new
+    assert [e.code for e in history] == [events_pb2.STATUS_CODE_SENT, events_pb2.STATUS_CODE_ACCEPTED]

@@ -81,3 +81,20 @@ def status_event(
         size=upload.size,
         sha256=upload.sha256,
     )
+
+
+def sent_before(accepted: events_pb2.StatusEvent) -> events_pb2.StatusEvent:
+    """The "sent" event that an adapter publishes just before ``accepted`` (same id, a moment earlier).
+
+    The status service handles events concurrently, so "accepted" may be recorded first; with
+    this it still shows that the file was sent, and the real "sent" is then a duplicate.
+    """
+    sent = events_pb2.StatusEvent()
+    sent.CopyFrom(accepted)
+    sent.code = events_pb2.STATUS_CODE_SENT
+    sent.event_id = f"{accepted.gateway_txid}/{_SLUG[events_pb2.STATUS_CODE_SENT]}"
+    sent.message = STATUS_TEXT[events_pb2.STATUS_CODE_SENT]
+    sent.occurred_at.FromNanoseconds(accepted.occurred_at.ToNanoseconds() - 1000)
+    sent.ClearField("error")
+    sent.response_file = ""
+    return sent

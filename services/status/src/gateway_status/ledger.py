@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway_common.events import GATEWAY_TXID
+from gateway_common.events import GATEWAY_TXID, sent_before
 from gateway_common.messaging import PoisonMessage
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.storage import atomic_write, find_sharded, fsync_dir, in_shard, lock_file, shard_of
@@ -82,6 +82,10 @@ class Ledger:
         if any(e.event_id == event.event_id for e in events):
             return events, False
         events.append(event)
+        if event.code == events_pb2.STATUS_CODE_ACCEPTED and not any(
+            e.code == events_pb2.STATUS_CODE_SENT for e in events
+        ):
+            events.append(sent_before(event))
         events.sort(key=_order)
         return events, True
 
