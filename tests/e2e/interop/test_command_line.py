@@ -113,8 +113,8 @@ def test_curl_guide_mode_2(gateway: Gateway, pki: Path, cert: Callable[[str], Cl
     assert (f"MFMT {MTIME} {document.name}", "213") in pairs
     assert ("CDUP", "250") in pairs
     assert [code for command, code in pairs if command == "LIST"] == ["226"]
-    # --ftp-create-dirs tries CWD <txid> first: its 550 is the only refusal.
-    assert _refused(pairs) == [(f"CWD {txid}", "550")]
+    # --ftp-create-dirs tries CWD before each MKD: those 550s are the only refusals.
+    assert _refused(pairs) == [(f"CWD {txid}", "550"), ("CWD in", "550")]
 
     out, name = gateway.out_dir(COMPANY), f"status_heartbeat_{txid}.xml"
     assert wait_for_status(out, name, 2).findtext("FileName") == document.name
