@@ -37,8 +37,8 @@ while (my $line = <$fh>) {
     next unless length $line;
     my ($op, @args) = split /\t/, $line, -1;
     if ($op eq 'list') {
-        my @names = $ftp->dir(length $args[0] ? $args[0] : ());
-        report($ftp, $op, $ftp->ok, [@names]);
+        my @lines = $ftp->dir(length $args[0] ? $args[0] : ());  # LIST, as GUI clients list
+        report($ftp, $op, $ftp->ok, [map { (split ' ', $_)[-1] } @lines]);
     } elsif ($op eq 'cwd') { report($ftp, $op, $ftp->cwd($args[0])) }
     elsif ($op eq 'cdup') { report($ftp, $op, $ftp->cdup()) }
     elsif ($op eq 'mkd') { report($ftp, $op, $ftp->mkdir($args[0])) }
