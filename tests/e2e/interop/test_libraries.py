@@ -68,7 +68,7 @@ def test_library(
 ) -> None:
     run: Callable[[list[Step]], list[Result]] = _runner(client, gateway, pki, cert("employee"), programs, tmp_path)
     tag = f"{client}-{uuid.uuid4().hex[:8]}"
-    payload, document = tmp_path / "payload.bin", tmp_path / f"dokument-{tag}.xml"
+    payload, document = tmp_path / "payload.bin", tmp_path / f"løn-{tag}.xml"  # Danish names are the normal case
     payload.write_bytes(b"mode-1 upload from " + client.encode() + b"\n" * 4000)
     document.write_bytes(f"<dokument>{client}</dokument>".encode())
     upload = Upload(f"{tag}-direct", f"{tag}-folder", payload, document)

@@ -16,6 +16,8 @@ public class FtpsScenario {
         FTPSClient ftp = new FTPSClient("TLS", false);
         ftp.setKeyManager(keyManager(args[3], args[4]));
         ftp.setTrustManager(trustManager(args[2]));
+        // Commons Net speaks ISO-8859-1 on the control connection unless told: Danish file names need UTF-8.
+        ftp.setControlEncoding("UTF-8");
         ftp.setConnectTimeout(15000);
         ftp.setDefaultTimeout(30000);
         ftp.connect(args[0], Integer.parseInt(args[1]));
