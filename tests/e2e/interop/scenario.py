@@ -36,6 +36,9 @@ class Upload:
     folder: str  # txid of the mode-2 upload (its folder name)
     payload: Path
     document: Path
+    # The mode-2 file's name on the server; the local paths stay ASCII, since a JVM in the C locale
+    # cannot open other file names.
+    document_name: str
 
     def statuses(self) -> list[str]:
         return [f"status_heartbeat_{self.direct}.xml", f"status_heartbeat_{self.folder}.xml"]
@@ -54,8 +57,8 @@ def upload_steps(upload: Upload) -> list[Step]:
         ("cwd", upload.folder),
         ("mkd", "in"),
         ("cwd", "in"),
-        ("put", str(upload.document), upload.document.name),
-        ("mfmt", upload.document.name, MTIME),
+        ("put", str(upload.document), upload.document_name),
+        ("mfmt", upload.document_name, MTIME),
         ("list", ""),
         ("cdup",),
         ("list", ""),

@@ -68,10 +68,10 @@ def test_library(
 ) -> None:
     run: Callable[[list[Step]], list[Result]] = _runner(client, gateway, pki, cert("employee"), programs, tmp_path)
     tag = f"{client}-{uuid.uuid4().hex[:8]}"
-    payload, document = tmp_path / "payload.bin", tmp_path / f"løn-{tag}.xml"  # Danish names are the normal case
+    payload, document = tmp_path / "payload.bin", tmp_path / "document.xml"
     payload.write_bytes(b"mode-1 upload from " + client.encode() + b"\n" * 4000)
     document.write_bytes(f"<dokument>{client}</dokument>".encode())
-    upload = Upload(f"{tag}-direct", f"{tag}-folder", payload, document)
+    upload = Upload(f"{tag}-direct", f"{tag}-folder", payload, document, f"løn-{tag}.xml")  # Danish: the usual case
 
     steps = upload_steps(upload)
     results = _steps_only(run(steps))
@@ -83,7 +83,7 @@ def test_library(
 
     out = gateway.out_dir(COMPANY)
     wait_for_status(out, upload.statuses()[0], 2)
-    assert wait_for_status(out, upload.statuses()[1], 2).findtext("FileName") == document.name
+    assert wait_for_status(out, upload.statuses()[1], 2).findtext("FileName") == upload.document_name
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()

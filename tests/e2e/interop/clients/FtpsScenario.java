@@ -85,7 +85,7 @@ public class FtpsScenario {
         StringBuilder out = new StringBuilder("\"");
         for (char c : text.toCharArray()) {
             if (c == '"' || c == '\\') out.append('\\').append(c);
-            else if (c < 0x20) out.append(String.format("\\u%04x", (int) c));
+            else if (c < 0x20 || c > 0x7e) out.append(String.format("\\u%04x", (int) c)); // ASCII in any locale
             else out.append(c);
         }
         return out.append('"').toString();
