@@ -36,6 +36,6 @@ if [[ ! -f $node_dir/node_modules/basic-ftp/package.json ]] \
   || ! grep -q "\"version\": \"$BASIC_FTP_VERSION\"" "$node_dir/node_modules/basic-ftp/package.json"; then
   log "installing basic-ftp $BASIC_FTP_VERSION from npm into $node_dir"
   mkdir -p "$node_dir"
-  npm install --silent --no-audit --no-fund --prefix "$node_dir" "basic-ftp@$BASIC_FTP_VERSION" >/dev/null
+  npm install --loglevel=error --no-audit --no-fund --prefix "$node_dir" "basic-ftp@$BASIC_FTP_VERSION"
 fi
 log "ready"
