@@ -55,6 +55,11 @@ def _exchanges(log: str, prefixes: tuple[str, str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _show(pairs: list[tuple[str, str]]) -> str:
+    """The exchanges in full, for assertion messages (pytest shortens a long list's repr)."""
+    return "\n".join(f"{code} <- {command}" for command, code in pairs)
+
+
 def _uploads(pairs: list[tuple[str, str]]) -> list[str]:
     return [code for command, code in pairs if command.startswith("STOR ")]
 
@@ -74,7 +79,7 @@ def _curl_many(gateway: Gateway, pki: Path, me: ClientCert, files: list[Path], *
     upload = "{" + ",".join(str(path) for path in files) + "}"
     result = curl(gateway.ftps_port, pki, me, "/heartbeat/", *tls, "-v", "-T", upload, timeout=120)
     pairs = _exchanges(result.stderr, CURL_LOG)
-    assert (result.returncode, _refused(pairs)) == (0, []), pairs
+    assert (result.returncode, _refused(pairs)) == (0, []), _show(pairs)
     return _uploads(pairs)
 
 
@@ -110,13 +115,13 @@ def test_curl_guide_mode_2(gateway: Gateway, pki: Path, cert: Callable[[str], Cl
         "-u", "anonymous:guest", f"ftp://127.0.0.1:{gateway.ftps_port}{folder}",
     )  # fmt: skip
     pairs = _exchanges(result.stderr, CURL_LOG)
-    assert result.returncode == 0, pairs
-    assert _uploads(pairs) == ["226"]
-    assert (f"MFMT {MTIME} {document.name}", "213") in pairs
-    assert ("CDUP", "250") in pairs
-    assert [code for command, code in pairs if command == "LIST"] == ["226"]
+    assert result.returncode == 0, _show(pairs)
+    assert _uploads(pairs) == ["226"], _show(pairs)
+    assert (f"MFMT {MTIME} {document.name}", "213") in pairs, _show(pairs)
+    assert ("CDUP", "250") in pairs, _show(pairs)
+    assert [code for command, code in pairs if command == "LIST"] == ["226"], _show(pairs)
     # --ftp-create-dirs tries CWD before each MKD: those 550s are the only refusals.
-    assert _refused(pairs) == [(f"CWD {txid}", "550"), ("CWD in", "550")]
+    assert _refused(pairs) == [(f"CWD {txid}", "550"), ("CWD in", "550")], _show(pairs)
 
     out, name = gateway.out_dir(COMPANY), f"status_heartbeat_{txid}.xml"
     assert wait_for_status(out, name, 2).findtext("FileName") == document.name
@@ -132,10 +137,10 @@ def test_lftp_mput(gateway: Gateway, pki: Path, cert: Callable[[str], ClientCert
     files = _files(tmp_path, "lftp-mput")
     result = lftp(gateway.ftps_port, pki, cert("employee"), f"debug 5; cd heartbeat && mput {tmp_path}/lftp-mput-*")
     pairs = _exchanges(result.stderr, LFTP_LOG)
-    assert result.returncode == 0, pairs
-    assert _uploads(pairs) == ["226"] * FILES
+    assert result.returncode == 0, _show(pairs)
+    assert _uploads(pairs) == ["226"] * FILES, _show(pairs)
     # lftp sets each file's time (MFMT) after its upload and says nothing when that fails.
-    assert _refused(pairs) == [], pairs
+    assert _refused(pairs) == [], _show(pairs)
     _assert_delivered(gateway.out_dir(COMPANY), files)
 
 
@@ -149,9 +154,9 @@ def test_lftp_guide_mode_2(gateway: Gateway, pki: Path, cert: Callable[[str], Cl
     )
     result = lftp(gateway.ftps_port, pki, me, script)
     pairs = _exchanges(result.stderr, LFTP_LOG)
-    assert (result.returncode, _refused(pairs)) == (0, []), pairs
-    assert _uploads(pairs) == ["226"]
-    assert (f"MFMT {MTIME} {document.name}", "213") in pairs
+    assert (result.returncode, _refused(pairs)) == (0, []), _show(pairs)
+    assert _uploads(pairs) == ["226"], _show(pairs)
+    assert (f"MFMT {MTIME} {document.name}", "213") in pairs, _show(pairs)
 
     out, name = gateway.out_dir(COMPANY), f"status_heartbeat_{txid}.xml"
     assert wait_for_status(out, name, 2).findtext("FileName") == document.name
