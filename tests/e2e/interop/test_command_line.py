@@ -9,6 +9,7 @@ every accepted upload must show exactly one 226 there, and nothing else may be r
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.interop.scenario import MTIME
-from tests.support.clients import ClientCert, curl, lftp, read_status, wait_for_status
+from tests.support.clients import ClientCert, curl, curl_command, lftp, read_status, wait_for_status
 from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.e2e
@@ -103,23 +104,24 @@ def test_curl_clients_at_once(gateway: Gateway, pki: Path, cert: Callable[[str],
 
 def test_curl_guide_mode_2(gateway: Gateway, pki: Path, cert: Callable[[str], ClientCert], tmp_path: Path) -> None:
     """--ftp-create-dirs takes the guide's steps (CWD fails, MKD <txid>, CWD, MKD in, CWD in, STOR);
-    then, on the same connection, MFMT and CDUP (post-quote) and a LIST of the folder."""
+    then MFMT (post-quote), and on the same connection (--next) a LIST of the folder and CDUP."""
     me, txid = cert("employee"), f"curl-guide-{uuid.uuid4().hex[:8]}"
     document = tmp_path / "faktura.xml"
     document.write_bytes(b"<faktura>curl</faktura>")
     folder = f"/heartbeat/{txid}/in/"
-    result = curl(
-        gateway.ftps_port, pki, me, folder, "-v", "--ftp-create-dirs", "-T", str(document),
-        "-Q", f"-MFMT {MTIME} {document.name}", "-Q", "-CDUP",
-        "--next", "--ssl-reqd", "--cacert", str(pki / "server-ca.pem"), "--cert", str(me.pem), "--key", str(me.key),
-        "-u", "anonymous:guest", f"ftp://127.0.0.1:{gateway.ftps_port}{folder}",
-    )  # fmt: skip
+    upload = curl_command(gateway.ftps_port, pki, me, folder, "-v", "--ftp-create-dirs", "-T", str(document),
+                          "-Q", f"-MFMT {MTIME} {document.name}")  # fmt: skip
+    then = curl_command(gateway.ftps_port, pki, me, folder, "-Q", "-CDUP")
+    result = subprocess.run([*upload, "--next", *then[1:]], capture_output=True, text=True, timeout=60, check=False)
     pairs = _exchanges(result.stderr, CURL_LOG)
     assert result.returncode == 0, _show(pairs)
     assert _uploads(pairs) == ["226"], _show(pairs)
-    assert (f"MFMT {MTIME} {document.name}", "213") in pairs, _show(pairs)
-    assert ("CDUP", "250") in pairs, _show(pairs)
-    assert [code for command, code in pairs if command == "LIST"] == ["226"], _show(pairs)
+    after_upload = pairs[[command for command, _ in pairs].index(f"STOR {document.name}") + 1 :]
+    assert [(c, code) for c, code in after_upload if c.split()[0] in ("MFMT", "LIST", "CDUP")] == [
+        (f"MFMT {MTIME} {document.name}", "213"),
+        ("LIST", "226"),
+        ("CDUP", "250"),
+    ], _show(pairs)
     # --ftp-create-dirs tries CWD before each MKD: those 550s are the only refusals.
     assert _refused(pairs) == [(f"CWD {txid}", "550"), ("CWD in", "550")], _show(pairs)
 
