@@ -23,13 +23,19 @@ class ClientCert:
         return cls(name, pki / "clients" / f"{name}.pem", pki / "clients" / f"{name}.key")
 
 
-def curl(
+def curl_command(
     port: int, pki: Path, cert: ClientCert | None, path: str, *args: str, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
+) -> list[str]:
     command = ["curl", "--silent", "--show-error", "--ssl-reqd", "--cacert", str(pki / "server-ca.pem")]
     if cert is not None:
         command += ["--cert", str(cert.pem), "--key", str(cert.key)]
-    command += ["-u", "anonymous:guest", "--max-time", str(timeout), *args, f"ftp://127.0.0.1:{port}{path}"]
+    return [*command, "-u", "anonymous:guest", "--max-time", str(timeout), *args, f"ftp://127.0.0.1:{port}{path}"]
+
+
+def curl(
+    port: int, pki: Path, cert: ClientCert | None, path: str, *args: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    command = curl_command(port, pki, cert, path, *args, timeout=timeout)
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout + 5, check=False)
 
 
