@@ -11,8 +11,9 @@ from contextlib import contextmanager
 BROKER = "amqp://guest:guest@127.0.0.1:5672"
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+def rabbitmqctl(*args: str) -> str:
+    result = subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=60)
+    return result.stdout
 
 
 def vhost_of(amqp_url: str) -> str:
@@ -21,7 +22,7 @@ def vhost_of(amqp_url: str) -> str:
 
 def close_connections(amqp_url: str) -> None:
     """Have the broker drop every client connection of this vhost (a broker restart, as clients see it)."""
-    _rabbitmqctl("close_all_connections", "--vhost", vhost_of(amqp_url), "fault injection")
+    rabbitmqctl("close_all_connections", "--vhost", vhost_of(amqp_url), "fault injection")
 
 
 @contextmanager
@@ -30,9 +31,9 @@ def private_vhost() -> Iterator[str]:
     if shutil.which("rabbitmqctl") is None:
         raise RuntimeError("rabbitmqctl is needed to create the tests' private vhost")
     vhost = f"ftps-gateway-test-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("add_vhost", vhost)
     try:
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         yield f"{BROKER}/{vhost}"
     finally:
-        _rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_vhost", vhost)

@@ -91,10 +91,12 @@ class Gateway:
     def log_path(self, service: str) -> Path:
         return self.root / f"{service}.log"
 
+    def command(self, service: str) -> str:
+        return str(BIN / ("gateway-demo-backend" if service == "demo-backend" else f"gateway-{service}"))
+
     def start_service(self, service: str) -> None:
-        command = BIN / ("gateway-demo-backend" if service == "demo-backend" else f"gateway-{service}")
         log = self.log_path(service).open("ab")
-        self.procs[service] = subprocess.Popen([str(command)], env=self.env(service), stdout=log, stderr=log)
+        self.procs[service] = subprocess.Popen([self.command(service)], env=self.env(service), stdout=log, stderr=log)
         log.close()
 
     def start(self) -> Gateway:

@@ -27,7 +27,7 @@ from pydantic import Field, PositiveFloat
 from gateway_common import metrics
 from gateway_common.events import response_file_name, status_event
 from gateway_common.logging import get_logger
-from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, retry_queue
+from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, adapter_queue, retry_queue
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
 from gateway_common.storage import StorageLayout, atomic_write
@@ -98,6 +98,14 @@ class Adapter(abc.ABC):
     settings: AdapterSettings
     bus: Bus = field(init=False)
     layout: StorageLayout = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.layout = StorageLayout(self.settings.data_dir)
+        self.bus = Bus(self.settings.amqp_url, self.settings.amqp_exchange, self.settings.amqp_prefetch)
+
+    def readiness(self) -> str | None:
+        """/readyz: red unless connected to the broker and consuming the adapter's queue."""
+        return self.bus.readiness(adapter_queue(self.name))()
 
     @abc.abstractmethod
     async def deliver(self, delivery: Delivery) -> Accepted: ...
@@ -215,8 +223,6 @@ class Adapter(abc.ABC):
 async def run_adapter(adapter: Adapter) -> None:
     """Connect, declare the adapter's queues and consume until cancelled."""
     settings = adapter.settings
-    adapter.layout = StorageLayout(settings.data_dir)
-    adapter.bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
     await adapter.bus.connect()
     await adapter.start()
     try:

@@ -33,6 +33,7 @@ from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
 from pyftpdlib.log import logger as ftp_logger
 
 from gateway_ingress.certificates import CertificateValidator
+from gateway_ingress.drain import SHUTDOWN_REPLY, Drain
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.login import LoginRefused, authenticate
@@ -206,6 +207,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
     limits: ClassVar[ClientLimits]
+    drain: ClassVar[Drain]
     trusted_proxies: ClassVar[list[IPv4Network | IPv6Network]]
 
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
@@ -213,6 +215,8 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
         self._hashing = False
+        self._finalizing = False
+        self._ending = False
         self._login_pending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
         self._proxy_reader: ProxyHeaderReader | None = None
@@ -234,7 +238,25 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             self._admit()
         # else: admitted once the PROXY header has named the real client.
 
+    # --- shutdown (drain.py)
+    @property
+    def busy(self) -> bool:
+        return self._upload is not None or self._finalizing
+
+    def end_for_shutdown(self) -> None:
+        if self._ending:
+            return
+        self._ending = True
+        if self._ssl_accepting or self._proxy_reader is not None:
+            self.close()  # nobody to talk to yet: no reply is readable before TLS is up
+            return
+        self.respond(SHUTDOWN_REPLY)
+        self.close_when_done()
+
     def _admit(self) -> None:
+        if self.drain.requested:
+            self._refuse_connection("shutting_down", SHUTDOWN_REPLY)
+            return
         if not self.limits.connect(self.remote_ip):
             self._refuse_connection(
                 "max_connections_per_ip",
@@ -707,6 +729,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
             return
         started = time.perf_counter()
         path = self._upload_path
+        self._finalizing = True
 
         def done(future: Future[events_pb2.UploadReceived]) -> None:
             self.waker.call_soon_threadsafe(self._upload_finished, upload, future, started, path)
@@ -716,6 +739,7 @@ class GatewayHandler(TLS_FTPHandler):  # type: ignore[misc]
     def _upload_finished(
         self, upload: PendingUpload, future: Future[events_pb2.UploadReceived], started: float, path: str
     ) -> None:
+        self._finalizing = False
         metrics.UPLOAD_FINALIZE_SECONDS.observe(time.perf_counter() - started)
         service = upload.target.service
         error = future.exception()

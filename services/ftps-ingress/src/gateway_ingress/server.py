@@ -8,6 +8,7 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
 from gateway_ingress.certificates import CertificateValidator
+from gateway_ingress.drain import Drain
 from gateway_ingress.handler import GatewayDTPHandler, GatewayHandler
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
@@ -23,6 +24,7 @@ def build_server(
     routes: RouteTableSource,
     pipeline: UploadPipeline,
     validator: CertificateValidator,
+    drain: Drain,
 ) -> FTPServer:
     ioloop = IOLoop()
     handler: type[GatewayHandler] = type(
@@ -35,6 +37,7 @@ def build_server(
             "routes": routes,
             "pipeline": pipeline,
             "validator": validator,
+            "drain": drain,
             "recent": RecentUploads(settings.upload_size_grace),
             "waker": Waker(ioloop),
             "banner": settings.banner,
@@ -55,4 +58,5 @@ def build_server(
     server.max_cons = settings.max_connections
     # Counted per real client address by the handler (ClientLimits), also behind a PROXY balancer.
     server.max_cons_per_ip = 0
+    drain.watch(ioloop)
     return server

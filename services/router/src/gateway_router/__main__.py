@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway_common.messaging import Bus
+from gateway_common.messaging import QUEUE_UPLOADS, Bus
 from gateway_common.routes import RouteTableSource
-from gateway_common.service import run_service
+from gateway_common.service import run_service, service_main
 
 from gateway_router.router import Router
 from gateway_router.settings import RouterSettings
 
 
+@service_main("router")
 def main() -> None:
     settings = RouterSettings()
     bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
@@ -31,7 +32,7 @@ def main() -> None:
         "router",
         settings,
         serve,
-        checks=[lambda: None if bus.connected else "no broker connection", lambda: routes.last_error],
+        checks=[bus.readiness(QUEUE_UPLOADS), lambda: routes.last_error],
     )
 
 

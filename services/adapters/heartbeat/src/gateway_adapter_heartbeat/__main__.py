@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway_common.adapter import Accepted, Adapter, AdapterSettings, Delivery, run_adapter
-from gateway_common.service import run_service
+from gateway_common.service import run_service, service_main
 from pydantic import Field
 
 
@@ -25,10 +25,11 @@ class HeartbeatAdapter(Adapter):
         return Accepted(backend_txid=f"heartbeat-{delivery.idempotency_key}", message="Heartbeat received.")
 
 
+@service_main("adapter-heartbeat")
 def main() -> None:
     settings = HeartbeatSettings()
     adapter = HeartbeatAdapter(settings)
-    run_service("adapter-heartbeat", settings, lambda: run_adapter(adapter))
+    run_service("adapter-heartbeat", settings, lambda: run_adapter(adapter), checks=[adapter.readiness])
 
 
 if __name__ == "__main__":
