@@ -23,6 +23,7 @@ $bin/gateway-pki demo --dir var/pki
 mkdir -p "$GATEWAY_DATA_DIR"
 
 declare -A names=()  # pid -> service
+# shellcheck disable=SC2329  # invoked by the trap below
 stop_all() {
   trap - INT TERM EXIT
   echo; echo "stopping the gateway"
