@@ -6,7 +6,8 @@
 #     permitted"; the test points CONTAINERS_CONF at it
 #   - two local stand-ins for the Dockerfile's base images, which no registry serves here:
 #       localhost/ftps-gateway-standin/python:3.11-bookworm  debootstrap --variant=minbase
-#           bookworm with Debian's python3 (3.11), /usr/local/bin/python3 pointing at it
+#           bookworm with Debian's python3 (3.11) and curl (for the helm test pod),
+#           /usr/local/bin/python3 pointing at it
 #       localhost/ftps-gateway-standin/uv:<version>  the static uv binary from the uv wheel
 #           on PyPI, at /uv like ghcr.io/astral-sh/uv
 # The real tags stay the Dockerfile's defaults; the test passes the stand-ins as build args.
@@ -24,7 +25,8 @@ as_root=()
 [[ $(id -u) -eq 0 ]] || as_root=(sudo)
 
 missing=()
-for pair in podman:podman runc:runc slirp4netns:slirp4netns debootstrap:debootstrap; do
+# catatonit: the pause process of the pods `podman kube play` makes.
+for pair in podman:podman runc:runc slirp4netns:slirp4netns debootstrap:debootstrap catatonit:catatonit; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [[ -x /usr/sbin/${pair%%:*} ]] || missing+=("${pair#*:}")
 done
 if (( ${#missing[@]} )); then
@@ -49,10 +51,10 @@ mv "$dir/containers.conf.new" "$dir/containers.conf"
 export CONTAINERS_CONF=$dir/containers.conf
 
 if ! podman image exists "$python_tag"; then
-  log "making $python_tag (debootstrap minbase bookworm + python3)"
+  log "making $python_tag (debootstrap minbase bookworm + python3, curl)"
   rootfs=$(mktemp -d "$dir/rootfs.XXXXXX")
   trap 'rm -rf "$rootfs"' EXIT
-  "${as_root[@]}" debootstrap --variant=minbase --include=python3 bookworm "$rootfs" \
+  "${as_root[@]}" debootstrap --variant=minbase --include=python3,curl bookworm "$rootfs" \
     http://deb.debian.org/debian >"$dir/debootstrap.log" 2>&1 \
     || { tail -20 "$dir/debootstrap.log" >&2; exit 1; }
   # The official python images have their interpreter there; the Dockerfile relies on it.
