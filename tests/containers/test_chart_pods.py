@@ -191,7 +191,7 @@ def _render(values: dict[str, Any], directory: Path) -> list[dict[str, Any]]:
 
 
 def _remove_pods(*adapted: Adapted) -> None:
-    """Remove the pods and the volumes kube play made for their ConfigMaps and Secrets."""
+    """Remove the pods and the volumes kube play made for their ConfigMaps, Secrets and emptyDirs."""
     for part in adapted:
         for doc in part.documents:
             if doc["kind"] not in ("Deployment", "Pod"):
@@ -200,9 +200,11 @@ def _remove_pods(*adapted: Adapted) -> None:
             podman("pod", "rm", "--force", "--time", "5", pod, check=False, timeout=120)
             spec = doc["spec"]["template"]["spec"] if doc["kind"] == "Deployment" else doc["spec"]
             for volume in spec.get("volumes") or []:
-                source = (volume.get("configMap") or {}).get("name") or (volume.get("secret") or {}).get("secretName")
-                if source:
-                    podman("volume", "rm", "--force", source, check=False)
+                made = (volume.get("configMap") or {}).get("name") or (volume.get("secret") or {}).get("secretName")
+                if "emptyDir" in volume:
+                    made = volume["name"]
+                if made:
+                    podman("volume", "rm", "--force", made, check=False)
 
 
 def _probe_port(container: dict[str, Any]) -> int:
@@ -304,14 +306,26 @@ def test_pods_run_as_the_security_context_says(deployed: Deployment) -> None:
         assert out == ["10001", "10001", "0000000000000000", "30"], (name, out)  # 30: EROFS
 
 
-def _curl(deployed: Deployment, path: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _curl_command(deployed: Deployment, path: str, *args: str) -> list[str]:
     client = ClientCert.from_pki(deployed.pki, "employee")
-    command = [
+    return [
         "curl", "--silent", "--show-error", "--ssl-reqd", "--cacert", str(deployed.pki / "server-ca.pem"),
-        "--cert", str(client.pem), "--key", str(client.key), "-u", "anonymous:guest", "--max-time", "60",
+        "--cert", str(client.pem), "--key", str(client.key), "-u", "anonymous:guest", "--max-time", "120",
         *args, f"ftp://127.0.0.1:{deployed.ftps_port}{path}",
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+
+
+def _curl(deployed: Deployment, path: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _curl_command(deployed, path, *args), capture_output=True, text=True, timeout=150, check=False
+    )
+
+
+def _upload(deployed: Deployment, folder: Path, service: str, txid: str, content: str) -> None:
+    """Upload ``content`` as transaction ``txid`` of ``service``; the gateway must answer 226."""
+    (folder / txid).write_text(content)
+    upload = _curl(deployed, f"/{service}/", "-T", str(folder / txid))
+    assert upload.returncode == 0, upload.stderr
 
 
 def _status(deployed: Deployment, name: str, code: int, timeout: float = 60) -> None:
@@ -320,17 +334,13 @@ def _status(deployed: Deployment, name: str, code: int, timeout: float = 60) -> 
 
 def test_an_ftps_upload_through_the_ingress_pod_is_accepted(deployed: Deployment, tmp_path: Path) -> None:
     txid = f"pods-{uuid.uuid4().hex[:8]}.txt"
-    (tmp_path / txid).write_text("through the pods\n")
-    upload = _curl(deployed, "/FTPSGW.Heartbeat/", "-T", str(tmp_path / txid))
-    assert upload.returncode == 0, upload.stderr
+    _upload(deployed, tmp_path, "FTPSGW.Heartbeat", txid, "through the pods\n")
     _status(deployed, f"status_FTPSGW.Heartbeat_{txid}.xml", 2)
 
 
 def test_a_backend_response_reaches_out_through_the_http_adapter_pod(deployed: Deployment, tmp_path: Path) -> None:
     txid = f"respond-{uuid.uuid4().hex[:8]}.xml"
-    (tmp_path / txid).write_text("<report>pods</report>\n")
-    upload = _curl(deployed, "/tax-reports/", "-T", str(tmp_path / txid))
-    assert upload.returncode == 0, upload.stderr
+    _upload(deployed, tmp_path, "tax-reports", txid, "<report>pods</report>\n")
     _status(deployed, f"status_tax-reports_{txid}.xml", 3)
     listing = _curl(deployed, "/%2Fout/", "--list-only")
     assert f"response_tax-reports_{txid}_receipt.xml" in listing.stdout.split(), listing.stdout
@@ -357,14 +367,12 @@ def test_sigterm_drains_the_pods_like_kubernetes(deployed: Deployment, tmp_path:
              for d in deployed.adapted.documents if d["kind"] == "Deployment"}  # fmt: skip
     payload = tmp_path / "drain-upload.bin"
     payload.write_bytes(os.urandom(1 << 20) * 40)  # 40 MiB at 8 MiB/s: about 5 s
-    client = ClientCert.from_pki(deployed.pki, "employee")
     upload = subprocess.Popen(
-        ["curl", "--silent", "--show-error", "--ssl-reqd", "--cacert", str(deployed.pki / "server-ca.pem"),
-         "--cert", str(client.pem), "--key", str(client.key),
-         "-u", "anonymous:guest", "--limit-rate", "8M", "--max-time", "120", "-T", str(payload),
-         f"ftp://127.0.0.1:{deployed.ftps_port}/FTPSGW.Heartbeat/drain-upload"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        _curl_command(deployed, "/FTPSGW.Heartbeat/drain-upload", "--limit-rate", "8M", "-T", str(payload)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     spool = deployed.volume / "spool"
     _wait(lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/payload")), 60, "the upload under way")
     container = deployed.container(ingress)
