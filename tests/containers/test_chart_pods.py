@@ -9,6 +9,10 @@ status code 2, the chart's own `helm test` pod, a backend response through the H
 the security context inside a container, and graceful shutdown by SIGTERM. Nothing is left
 running afterwards. What only a cluster can show (Services, NetworkPolicies, the load balancer,
 probes run by the kubelet) is listed in the README's Kubernetes section.
+
+It is longer than most modules because the tests share one expensive setup (images, rendering,
+secrets, the played pods) that a module-scoped fixture builds once; podman's own quirks live in
+tests/containers/podman.py.
 """
 
 from __future__ import annotations
