@@ -24,11 +24,21 @@ scripts/ensure-rabbitmq.sh
 $bin/gateway-pki demo --dir var/pki
 mkdir -p "$GATEWAY_DATA_DIR"
 
-trap 'trap - INT TERM EXIT; echo; echo "stopping the gateway"; kill 0 2>/dev/null; wait' INT TERM EXIT
+declare -A names=()  # pid -> service
+# shellcheck disable=SC2329  # invoked by the trap below
+stop_all() {
+  trap - INT TERM EXIT
+  echo; echo "stopping the gateway"
+  (( ${#names[@]} )) && kill -TERM "${!names[@]}" 2>/dev/null
+  wait
+}
+trap stop_all INT TERM EXIT
 start() {
   local name=$1; shift
-  # Console logs from every service in one terminal, each line tagged with its service.
-  ( "$@" 2>&1 | sed -u "s/^/$(printf '%-17s' "[$name]") /" ) &
+  # Console logs from every service in one terminal, each line tagged with its service. The
+  # process substitution keeps $! the service's own pid, to stop it and to name it when it exits.
+  "$@" > >(sed -u "s/^/$(printf '%-17s' "[$name]") /") 2>&1 &
+  names[$!]=$name
 }
 start demo-backend $bin/gateway-demo-backend
 start router $bin/gateway-router
@@ -61,4 +71,10 @@ cat <<TXT
   Press Ctrl-C to stop everything.
 
 TXT
-wait
+# Any service that ends stops the whole gateway, and says which one it was.
+set +e
+wait -n -p finished "${!names[@]}"
+code=$?
+set -e
+echo "make run: ${names[$finished]:-a service} exited with status $code; stopping the others" >&2
+exit 1

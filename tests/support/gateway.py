@@ -152,16 +152,17 @@ class Gateway:
         self.services = self.services or services(self.adapters)
         self.http_ports = {name: free_port() for name in self.services} | self.http_ports
 
-    def start_service(self, service: str) -> None:
+    def command(self, service: str) -> list[str]:
         program = service.split("#", maxsplit=1)[0]
         if program == "demo-backend":
-            command = [str(self.bin_dir / "gateway-demo-backend")]
-        elif program.startswith("adapter-"):
-            command = [str(self.bin_dir / "gateway-adapter"), "run", program.removeprefix("adapter-")]
-        else:
-            command = [str(self.bin_dir / f"gateway-{program}")]
+            return [str(self.bin_dir / "gateway-demo-backend")]
+        if program.startswith("adapter-"):
+            return [str(self.bin_dir / "gateway-adapter"), "run", program.removeprefix("adapter-")]
+        return [str(self.bin_dir / f"gateway-{program}")]
+
+    def start_service(self, service: str) -> None:
         log = self.log_path(service).open("ab")
-        self.procs[service] = subprocess.Popen(command, env=self.env(service), stdout=log, stderr=log)
+        self.procs[service] = subprocess.Popen(self.command(service), env=self.env(service), stdout=log, stderr=log)
         log.close()
 
     def start(self) -> Gateway:

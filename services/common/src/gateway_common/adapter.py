@@ -35,7 +35,7 @@ from pydantic import Field, PositiveFloat, ValidationError
 from gateway_common import metrics
 from gateway_common.events import status_event
 from gateway_common.logging import get_logger
-from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, retry_queue
+from gateway_common.messaging import RK_STATUS, Bus, PoisonMessage, adapter_queue, retry_queue
 from gateway_common.naming import Naming
 from gateway_common.options import NoOptions, RouteOptions, SecretUnavailable
 from gateway_common.proto.gateway.v1 import events_pb2
@@ -138,6 +138,14 @@ class Adapter(abc.ABC, Generic[OptionsT]):
                 (model,) = typing.get_args(base)
                 if isinstance(model, type) and issubclass(model, RouteOptions):
                     cls.options_model = model
+
+    def __post_init__(self) -> None:
+        self.layout = StorageLayout(self.settings.data_dir)
+        self.bus = Bus(self.settings.amqp_url, self.settings.amqp_exchange, self.settings.amqp_prefetch)
+
+    def readiness(self) -> str | None:
+        """/readyz: red unless connected to the broker and consuming the adapter's queue."""
+        return self.bus.readiness(adapter_queue(self.name))()
 
     @abc.abstractmethod
     async def deliver(self, delivery: Delivery[OptionsT]) -> Accepted: ...
@@ -337,8 +345,6 @@ def _write_record(path: Path, record: AttemptRecord) -> None:
 async def run_adapter(adapter: Adapter[Any]) -> None:
     """Connect, declare the adapter's queues and consume until cancelled."""
     settings = adapter.settings
-    adapter.layout = StorageLayout(settings.data_dir)
-    adapter.bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
     await adapter.bus.connect()
     await adapter.start()
     try:

@@ -15,14 +15,23 @@ from typing import Any
 
 from gateway_common.adapter import Adapter, run_adapter
 from gateway_common.registry import installed_adapters
-from gateway_common.service import run_service
+from gateway_common.service import run_service, service_main
 
 
 def run_adapter_main(adapter_class: type[Adapter[Any]]) -> None:
-    """Run ``adapter_class`` as a service: its settings, /healthz, /readyz, /metrics, signals."""
-    settings = adapter_class.settings_model()
-    adapter = adapter_class(settings)
-    run_service(f"adapter-{adapter_class.name}", settings, lambda: run_adapter(adapter))
+    """Run ``adapter_class`` as a service: its settings, /healthz, /readyz, /metrics, signals.
+
+    Any failure to start (bad settings, a port in use) is one error line and exit code 1.
+    """
+    name = f"adapter-{adapter_class.name}"
+
+    @service_main(name)
+    def main() -> None:
+        settings = adapter_class.settings_model()
+        adapter = adapter_class(settings)
+        run_service(name, settings, lambda: run_adapter(adapter), checks=[adapter.readiness])
+
+    main()
 
 
 def _pick(name: str | None) -> type[Adapter[Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 
 import uvicorn
@@ -38,21 +39,35 @@ def build_health_app(service: str, checks: list[ReadinessCheck], app: FastAPI | 
     return app
 
 
-async def serve_http(app: FastAPI, settings: ServiceSettings) -> None:
-    """Serve until cancelled, inside the caller's event loop."""
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-    )
+def bind_http(settings: ServiceSettings) -> socket.socket:
+    """Bind the HTTP port before anything else starts, so a taken port fails the start at once.
+
+    uvicorn binds on its own only after the service is running and then calls sys.exit() inside
+    the event loop, which left services half-alive (no /metrics, no consumer, deaf to SIGTERM).
+    """
+    family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.http_host, settings.http_port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            exc.errno, f"cannot listen on {settings.http_host}:{settings.http_port} (GATEWAY_HTTP_PORT): {exc.strerror}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_http(app: FastAPI, sock: socket.socket) -> None:
+    """Serve on the bound ``sock`` until cancelled, inside the caller's event loop."""
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     # The service owns signal handling and shutdown; uvicorn must not capture signals.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     except asyncio.CancelledError:
         server.should_exit = True
         raise

@@ -8,6 +8,27 @@ from typing import Any
 
 import structlog
 
+# What the AMQP client libraries log about a lost broker connection and each attempt to get it
+# back: a routine broker restart made about 20 such lines per service, half of them errors, so
+# an alert on error-log rates paged on every restart. The Bus logs the loss once as a warning
+# (and /readyz and gateway_amqp_connected show it); these lines only appear at DEBUG.
+RECONNECT_NOISE = (
+    "Cancelling cause reader exited abnormally",
+    "error when creating transport",
+    "Connection attempt to ",
+    "Callback <OneShotCallback: cb=<bound method RobustChannel._on_close",
+)
+
+
+class ReconnectNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(("aio_pika", "aiormq")) or record.levelno < logging.WARNING:
+            return True
+        if not record.getMessage().startswith(RECONNECT_NOISE):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -44,6 +65,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(ReconnectNoise())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

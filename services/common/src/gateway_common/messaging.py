@@ -79,6 +79,10 @@ class Bus:
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
+        # Queues this bus consumes, and whether the last reconnect has restored their consumers.
+        self._consuming: set[str] = set()
+        self._restored = True
+        self._closing = False
 
     @property
     def opened(self) -> bool:
@@ -94,8 +98,8 @@ class Bus:
         self._connection = await asyncio.wait_for(
             aio_pika.connect_robust(self.url, reconnect_interval=RECONNECT_INTERVAL), timeout
         )
-        self._connection.reconnect_callbacks.add(lambda *_: metrics.AMQP_CONNECTED.set(1))
-        self._connection.close_callbacks.add(lambda *_: metrics.AMQP_CONNECTED.set(0))
+        self._connection.reconnect_callbacks.add(self._on_reconnected)
+        self._connection.close_callbacks.add(self._on_lost)
         metrics.AMQP_CONNECTED.set(1)
         # on_return_raises: without it a mandatory message the broker cannot route is
         # confirmed anyway and silently lost.
@@ -106,7 +110,35 @@ class Bus:
         )
         await self._declare(QUEUE_PARKED, "parked.#", dead_letter=False)
 
+    def _on_lost(self, _connection: object, reason: object = None) -> None:
+        metrics.AMQP_CONNECTED.set(0)
+        was_up, self._restored = self._restored, False
+        if was_up and not self._closing:
+            # The one line an expected broker restart leaves (failed attempts while it is away
+            # call this again); the client library's own lines about it stay below WARNING.
+            log.warning("broker connection lost; reconnecting", reason=str(reason or "closed"))
+
+    def _on_reconnected(self, _connection: object) -> None:
+        # aio-pika calls this after it has restored the channels and their consumers.
+        metrics.AMQP_CONNECTED.set(1)
+        self._restored = True
+        log.info("broker connection restored")
+
+    def readiness(self, *queues: str) -> Callable[[], str | None]:
+        """A /readyz check: red unless connected and consuming every one of ``queues``."""
+
+        def check() -> str | None:
+            if not self.connected:
+                return "no broker connection"
+            if not self._restored or self._channel is None or self._channel.is_closed:
+                return "broker channel not restored yet"
+            missing = [queue for queue in queues if queue not in self._consuming]
+            return f"not consuming {', '.join(missing)}" if missing else None
+
+        return check
+
     async def close(self) -> None:
+        self._closing = True
         if self._connection is not None:
             await self._connection.close()
         metrics.AMQP_CONNECTED.set(0)
@@ -253,6 +285,7 @@ class Bus:
                 metrics.MESSAGES_CONSUMED.labels(queue=name, outcome="ok").inc()
 
         await queue.consume(on_message)
+        self._consuming.add(name)
 
 
 def failure_pause(message: aio_pika.abc.AbstractIncomingMessage) -> float:

@@ -42,6 +42,12 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = Field(default="0.0.0.0", description="Bind address of /metrics and probes.")
     http_port: int = Field(default=8080, description="Port of /metrics, /healthz and /readyz.")
+    drain_timeout: float = Field(
+        default=25.0,
+        gt=0,
+        description="Seconds a service may take after SIGTERM to finish in-flight work; then it exits anyway. "
+        "Keep it below the pod's terminationGracePeriodSeconds.",
+    )
     node_name: str = Field(default_factory=socket.gethostname, description="Name of this replica in logs and events.")
 
     @model_validator(mode="after")

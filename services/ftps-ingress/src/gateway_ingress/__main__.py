@@ -11,21 +11,20 @@ from types import FrameType
 
 from cryptography import x509
 from gateway_common import metrics
-from gateway_common.health import build_health_app, serve_http
+from gateway_common.health import bind_http, build_health_app, serve_http
 from gateway_common.logging import configure_logging, get_logger
 from gateway_common.routes import RouteTableSource
+from gateway_common.service import exit_after, service_main
 from gateway_common.storage import StorageLayout
 
 from gateway_ingress.certificates import build_validator
+from gateway_ingress.drain import Drain
 from gateway_ingress.pipeline import UploadPipeline
 from gateway_ingress.server import build_server
 from gateway_ingress.settings import IngressSettings
 
 
-def _exit(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
+@service_main("ingress")
 def main() -> None:
     settings = IngressSettings()
     configure_logging("ingress", settings.log_level, settings.log_format)
@@ -36,15 +35,24 @@ def main() -> None:
     layout = StorageLayout(settings.data_dir)
     layout.ensure()
     routes = RouteTableSource(settings.routes_file)
+    http_socket = bind_http(settings)
     pipeline = UploadPipeline(settings, layout)
-    app = build_health_app("ingress", [pipeline.readiness, lambda: routes.last_error])
+    drain = Drain(settings.drain_timeout)
+    app = build_health_app("ingress", [drain.readiness, pipeline.readiness, lambda: routes.last_error])
     validator = build_validator(settings)
-    server = build_server(settings, layout, routes, pipeline, validator)
-    background = [lambda: serve_http(app, settings)]
+    server = build_server(settings, layout, routes, pipeline, validator, drain)
+    background = [lambda: serve_http(app, http_socket)]
     if validator.crls is not None:
         background.append(validator.crls.run)
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        if not drain.requested:
+            exit_after(settings.drain_timeout, "ingress")
+        drain.request()
+
     pipeline.start(*background)
-    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     log.info(
         "ftps ingress listening",
         ftps_port=settings.ftps_port,

@@ -41,7 +41,25 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
             self._admit()
         # else: admitted once the PROXY header has named the real client.
 
+    # --- shutdown (drain.py)
+    @property
+    def busy(self) -> bool:
+        return self._upload is not None or self._finalizing
+
+    def end_for_shutdown(self) -> None:
+        if self._ending:
+            return
+        self._ending = True
+        if self._ssl_accepting or self._proxy_reader is not None:
+            self.close()  # nobody to talk to yet: no reply is readable before TLS is up
+            return
+        self.respond(replies.SHUTTING_DOWN())
+        self.close_when_done()
+
     def _admit(self) -> None:
+        if self.drain.requested:
+            self._refuse_connection(replies.SHUTTING_DOWN)
+            return
         if not self.limits.connect(self.remote_ip):
             self._refuse_connection(
                 replies.TOO_MANY_CONNECTIONS, ip=self.remote_ip, limit=self.limits.max_connections_per_ip

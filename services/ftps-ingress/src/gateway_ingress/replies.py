@@ -86,6 +86,12 @@ CLEAR_CONTROL = _reply(
     "Turn off 'clear command channel' in the client.",
     "clear_control",
 )
+SHUTTING_DOWN = _reply(
+    421,
+    "This server is shutting down; reconnect to continue (you will reach another one).",
+    "Reconnect: the load balancer sends you to another replica.",
+    "shutting_down",
+)
 TLS_HANDSHAKE_RATE = _reply(
     421,
     "Too many TLS handshakes from {ip} (limit {limit} a minute); try again later.",

@@ -10,6 +10,7 @@ from pyftpdlib.servers import FTPServer
 from gateway_ingress.certificates import CertificateValidator
 from gateway_ingress.control import GatewayHandler
 from gateway_ingress.data import GatewayDTPHandler
+from gateway_ingress.drain import Drain
 from gateway_ingress.expiring import ExpiringCertificates
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import UploadPipeline
@@ -27,6 +28,7 @@ def build_server(
     routes: RouteTableSource,
     pipeline: UploadPipeline,
     validator: CertificateValidator,
+    drain: Drain,
 ) -> FTPServer:
     ioloop = IOLoop()
     expiring = ExpiringCertificates()
@@ -44,6 +46,7 @@ def build_server(
             "routes": routes,
             "pipeline": pipeline,
             "validator": validator,
+            "drain": drain,
             "recent": RecentUploads(settings.upload_size_grace, layout.recent_dir),
             "out_usage": OutUsage(settings.out_quota_max_age, pipeline.loop, waker.call_soon_threadsafe),
             "spent": SpentFolders(),
@@ -72,4 +75,5 @@ def build_server(
     server.max_cons = settings.max_connections
     # Counted per real client address by the handler (ClientLimits), also behind a PROXY balancer.
     server.max_cons_per_ip = 0
+    drain.watch(ioloop)
     return server

@@ -20,6 +20,7 @@ from gateway_common.storage import StorageLayout
 from pyftpdlib.handlers import TLS_FTPHandler
 
 from gateway_ingress.certificates import CertificateValidator
+from gateway_ingress.drain import Drain
 from gateway_ingress.expiring import ExpiringCertificates
 from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuthorizer
 from gateway_ingress.limits import ClientLimits
@@ -71,6 +72,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
     waker: ClassVar[Waker]
     validator: ClassVar[CertificateValidator]
     recent: ClassVar[RecentUploads]
+    drain: ClassVar[Drain]
     out_usage: ClassVar[OutUsage]
     spent: ClassVar[SpentFolders]
     expiring: ClassVar[ExpiringCertificates]
@@ -83,6 +85,8 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
         self._upload: PendingUpload | None = None
         self.upload_reply: str | None = None  # why the upload failed, sent once it is discarded
         self._hashing = False
+        self._finalizing = False  # the upload's 226 (or failure reply) is still due: drain.py waits
+        self._ending = False
         self._login_pending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
         self._proxy_reader: ProxyHeaderReader | None = None

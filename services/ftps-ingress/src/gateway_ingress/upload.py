@@ -94,12 +94,13 @@ class UploadCommands(Session):
             return
         started = time.perf_counter()
         path = self._upload_path
-
+        self._finalizing = True
         self.pipeline.finalize(upload, self.on_loop(self._upload_finished, upload, started, path))
 
     def _upload_finished(
         self, upload: PendingUpload, started: float, path: str, future: Future[events_pb2.UploadReceived]
     ) -> None:
+        self._finalizing = False
         metrics.UPLOAD_FINALIZE_SECONDS.observe(time.perf_counter() - started)
         service = upload.target.service
         error = future.exception()

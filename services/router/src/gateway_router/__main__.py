@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway_common.messaging import Bus
+from gateway_common.messaging import QUEUE_UPLOADS, Bus
 from gateway_common.registry import RouteTableError, check_routes, installed_adapters
 from gateway_common.routes import RouteTable, RouteTableSource
-from gateway_common.service import run_service
+from gateway_common.service import run_service, service_main
 
 from gateway_router.router import Router
 from gateway_router.settings import RouterSettings
 
 
+@service_main("router")
 def main() -> None:
     settings = RouterSettings()
     bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
@@ -24,7 +25,8 @@ def main() -> None:
     try:
         routes = RouteTableSource(settings.routes_file, check=check)
     except RouteTableError as exc:
-        raise SystemExit(f"router: refusing the route table {settings.routes_file}: {exc}") from exc
+        # service_main turns it into the one error line and exit code 1.
+        raise RuntimeError(f"refusing the route table {settings.routes_file}: {exc}") from exc
 
     async def serve() -> None:
         await bus.connect()
@@ -40,7 +42,7 @@ def main() -> None:
         "router",
         settings,
         serve,
-        checks=[lambda: None if bus.connected else "no broker connection", lambda: routes.last_error],
+        checks=[bus.readiness(QUEUE_UPLOADS), lambda: routes.last_error],
     )
 
 

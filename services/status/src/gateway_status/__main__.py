@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway_common.messaging import Bus
-from gateway_common.service import run_service
+from gateway_common.messaging import QUEUE_STATUS, Bus
+from gateway_common.service import run_service, service_main
 from gateway_common.storage import StorageLayout
 
 from gateway_status.outbound import Outbound, build_outbound_app
@@ -15,6 +15,7 @@ from gateway_status.trace import StatusNaming
 from gateway_status.writer import StatusWriter
 
 
+@service_main("status")
 def main() -> None:
     settings = StatusSettings()
     bus = Bus(settings.amqp_url, settings.amqp_exchange, settings.amqp_prefetch)
@@ -42,7 +43,7 @@ def main() -> None:
         "status",
         settings,
         serve,
-        checks=[lambda: None if bus.connected else "no broker connection"],
+        checks=[bus.readiness(QUEUE_STATUS)],
         app=app,
     )
 
