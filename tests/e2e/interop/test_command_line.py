@@ -25,9 +25,9 @@ pytestmark = pytest.mark.e2e
 COMPANY = "company/30808460"
 FILES = 20
 CLIENTS_AT_ONCE = 8
-# curl's default negotiates TLS 1.3 with OpenSSL 3; a user who must rule out older versions sets
-# --tlsv1.3, which applies to the data connections too.
-TLS_VERSIONS = {"tls1.2": ("--tls-max", "1.2"), "default": (), "tls1.3-only": ("--tlsv1.3",)}
+# curl's default negotiates TLS 1.3 with OpenSSL 3 on the control connection; data connections
+# are TLS 1.2 (see docs/hardening.md, issue 9.3), so a client that allows only TLS 1.3 is refused.
+TLS_VERSIONS = {"tls1.2": ("--tls-max", "1.2"), "default": ()}
 # How each client's protocol log shows a command it sent and a reply line it read.
 CURL_LOG = ("> ", "< ")
 LFTP_LOG = ("---> ", "<--- ")
@@ -91,6 +91,20 @@ def test_curl_many_files_in_one_call(
     files = _files(tmp_path, f"curl-{tls}")
     assert _curl_many(gateway, pki, cert("employee"), files, *TLS_VERSIONS[tls]) == ["226"] * FILES
     _assert_delivered(gateway.out_dir(COMPANY), files)
+
+
+def test_curl_that_allows_only_tls13_is_told_data_connections_use_tls12(
+    gateway: Gateway, pki: Path, cert: Callable[[str], ClientCert], tmp_path: Path
+) -> None:
+    (path,) = _files(tmp_path, "curl-tls13-only", 1)
+    result = curl(
+        gateway.ftps_port, pki, cert("employee"), "/heartbeat/", "--tlsv1.3", "-v", "-T", str(path), timeout=60
+    )
+    assert result.returncode != 0
+    pairs = _exchanges(result.stderr, CURL_LOG)
+    assert "226" not in _uploads(pairs), _show(pairs)
+    assert "522 Data connection refused: TLS handshake failed; data connections use TLS 1.2" in result.stderr
+    assert not (gateway.out_dir(COMPANY) / f"status_heartbeat_{path.name}.xml").exists()
 
 
 def test_curl_clients_at_once(gateway: Gateway, pki: Path, cert: Callable[[str], ClientCert], tmp_path: Path) -> None:

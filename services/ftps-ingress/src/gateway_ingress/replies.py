@@ -105,9 +105,9 @@ LOGIN_TIMEOUT = _reply(
 )
 DATA_HANDSHAKE_FAILED = _reply(
     522,
-    "Data connection refused: TLS handshake failed; data connections must use TLS (PROT P) "
+    "Data connection refused: TLS handshake failed; data connections use TLS 1.2 (PROT P) "
     "with your client certificate.",
-    "Protect data connections (PROT P) and present your client certificate on them.",
+    "Protect data connections (PROT P), allow TLS 1.2 on them and present your client certificate.",
     "handshake_failed",
 )
 DATA_HANDSHAKE_TIMEOUT = _reply(
