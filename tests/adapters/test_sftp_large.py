@@ -68,6 +68,7 @@ async def test_a_1_gib_file_is_streamed_with_small_peak_memory(amqp_url: str, ss
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | {
         "GATEWAY_AMQP_URL": amqp_url,
+        "GATEWAY_DEMO": "true",
         "GATEWAY_DATA_DIR": str(tmp_path),
         "GATEWAY_HTTP_HOST": "127.0.0.1",
         "GATEWAY_HTTP_PORT": str(port),
@@ -86,7 +87,7 @@ async def test_a_1_gib_file_is_streamed_with_small_peak_memory(amqp_url: str, ss
             idle = _peak_rss(adapter.pid)
             started = time.monotonic()
             await dispatch(bus, "sftp", upload, sshd.options())
-            (event,) = await watch.wait(upload.gateway_txid, 1, timeout=1100)
+            _sent, event = await watch.wait(upload.gateway_txid, 2, timeout=1100)
             seconds = time.monotonic() - started
             peak = _peak_rss(adapter.pid)
     finally:

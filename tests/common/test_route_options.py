@@ -129,6 +129,7 @@ def test_the_router_refuses_to_start_with_a_bad_table(tmp_path: Path) -> None:
     routes = tmp_path / "routes.yaml"
     _write(routes, {"tax": {"adapter": "http", "options": {"timeout": "5"}}})
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | {
+        "GATEWAY_DEMO": "true",
         "GATEWAY_ROUTES_FILE": str(routes),
         "GATEWAY_HTTP_PORT": str(free_port()),
         "GATEWAY_DATA_DIR": str(tmp_path / "data"),
