@@ -12,7 +12,10 @@ Route options (:class:`SftpOptions`, checked by the router before the first file
 
 A file is uploaded under a hidden temporary name and renamed into place only when complete, so
 a backend never picks up half a file. Because the final name holds the gateway transaction id,
-a redelivery finds the file already there and does not send it twice. An unreachable server, a
+a redelivery finds the file already there and does not send it twice; two deliveries of one
+transaction at once (a redelivery while the first still runs) write temporary files of their
+own, and the one that finds the file already renamed into place takes it as delivered. An
+unreachable server, a
 dropped connection, a timeout or a failed write (a full disk) is retried; a refused login,
 a changed host key, a missing folder or a permission error fails the transaction at once.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import string
 from dataclasses import dataclass
 
@@ -160,7 +164,9 @@ class SftpAdapter(Adapter[SftpOptions]):
         options, upload = delivery.options, delivery.upload
         name = remote_name(options, upload)
         final = f"{options.folder.rstrip('/') or '/'}/{name}"
-        temporary = f"{options.folder.rstrip('/') or '/'}/.{name}.part"
+        # Each attempt writes a temporary file of its own: a concurrent redelivery must never
+        # truncate or rename the file another attempt is still writing.
+        temporary = f"{options.folder.rstrip('/') or '/'}/.{name}.{secrets.token_hex(4)}.part"
         async with connection.start_sftp_client() as sftp:
             if await sftp.exists(final):
                 # The name holds the transaction id, and only complete files are renamed into place.
@@ -174,14 +180,24 @@ class SftpAdapter(Adapter[SftpOptions]):
                     await sftp.rename(temporary, final)
             except BaseException:
                 await _discard(sftp, temporary)
+                if await _exists_quietly(sftp, final):
+                    return Accepted(backend_txid=name, message="Already delivered.")
                 raise
         return Accepted(backend_txid=name, message=f"Stored as {name}.")
 
 
 async def _discard(sftp: asyncssh.SFTPClient, path: str) -> None:
-    """Remove a partial upload when the connection still allows it; a left-over is overwritten next time."""
+    """Remove a partial upload when the connection still allows it (a crash leaves a hidden .part file)."""
     with contextlib.suppress(OSError, TimeoutError, asyncssh.Error):
         await asyncio.wait_for(sftp.remove(path), 5)
+
+
+async def _exists_quietly(sftp: asyncssh.SFTPClient, path: str) -> bool:
+    """Whether ``path`` exists, False when the connection cannot tell any more."""
+    try:
+        return bool(await asyncio.wait_for(sftp.exists(path), 5))
+    except (OSError, TimeoutError, asyncssh.Error):
+        return False
 
 
 def _describe(exc: BaseException) -> str:
