@@ -16,6 +16,7 @@ import aio_pika
 import pytest
 from gateway_common.events import new_id, status_event, timestamp
 from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
+from gateway_common.storage import StorageLayout
 
 from tests.support.clients import ClientCert, curl, ftps, wait_for_status
 from tests.support.gateway import Gateway
@@ -106,7 +107,9 @@ async def test_a_deleted_status_file_stays_deleted_when_its_event_comes_again(
     name = f"status_heartbeat_{txid}.xml"
     status = wait_for_status(gateway.out_dir(COMPANY), name, 2)
     ledger = events_pb2.StatusHistory()
-    ledger.ParseFromString((gateway.data_dir / "ledger" / f"{status.findtext('GatewayTransactionID')}.pb").read_bytes())
+    found = StorageLayout(gateway.data_dir).find_ledger(status.findtext("GatewayTransactionID") or "")
+    assert found is not None
+    ledger.ParseFromString(found.read_bytes())
 
     deleted = curl(gateway.ftps_port, pki, employee, "/", "-Q", f"DELE /out/{name}")
     assert deleted.returncode == 0, deleted.stderr

@@ -80,7 +80,7 @@ def mount_responses(app: FastAPI, api: Outbound, writer: StatusWriter) -> None:
                     raise HTTPException(409, f"the transaction already has a response named {name!r}")
                 # Recorded first: a call that dies below is completed by its retry with the same key.
                 atomic_write(record, json.dumps(asdict(done)).encode())
-            spooled = api.layout.spool_dir / upload.gateway_txid / "responses" / name
+            spooled = api.layout.find_spool_txn(upload.gateway_txid) / "responses" / name
             spooled.parent.mkdir(parents=True, exist_ok=True)
             os.replace(body_tmp, spooled)
             fsync_dir(spooled.parent)
@@ -106,7 +106,7 @@ def mount_responses(app: FastAPI, api: Outbound, writer: StatusWriter) -> None:
         except ValueError as exc:
             raise HTTPException(422, f"{exc}: use a shorter file name") from exc
         out = api.layout.out_dir(upload.sender.tenant)
-        spool = api.layout.spool_dir / upload.gateway_txid
+        spool = api.layout.find_spool_txn(upload.gateway_txid)
         async with received_body(request, spool, api.max_size) as body:
             await asyncio.to_thread(api.check_room, out, body.size)
             done = Answered(upload.gateway_txid, name, body.size, body.sha256)
