@@ -65,6 +65,7 @@ def test_the_router_checks_the_new_adapters_options(clone: Path, tmp_path: Path)
         [str(clone / ".venv/bin/gateway-router")],
         clone,
         timeout=60,
+        GATEWAY_DEMO="true",
         GATEWAY_ROUTES_FILE=str(routes),
         GATEWAY_HTTP_PORT=str(free_port()),
     )

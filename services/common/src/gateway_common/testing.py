@@ -93,7 +93,8 @@ def route_options(options: Mapping[str, object]) -> dict[str, str]:
 @asynccontextmanager
 async def started(adapter_class: type[Adapter[Any]], **settings: Any) -> AsyncIterator[Adapter[Any]]:
     """An adapter with ``start()`` done and ``stop()`` guaranteed; no broker connection."""
-    adapter = adapter_class(adapter_class.settings_model(**settings))
+    # Nothing connects to a broker here, so its default credentials need no refusing.
+    adapter = adapter_class(adapter_class.settings_model(**({"demo": True} | settings)))
     await adapter.start()
     try:
         yield adapter
@@ -161,7 +162,8 @@ async def running_adapter(
     adapter_class: type[Adapter[Any]], amqp_url: str, data_dir: Path, **settings: Any
 ) -> AsyncIterator[tuple[Bus, StatusWatch]]:
     """The adapter consuming its queue on the broker at ``amqp_url``, a bus to dispatch with and the status events."""
-    merged: dict[str, Any] = {"amqp_url": amqp_url, "data_dir": data_dir} | settings
+    # A test's broker (often a local one with its default account, a vhost per test run).
+    merged: dict[str, Any] = {"amqp_url": amqp_url, "data_dir": data_dir, "demo": True} | settings
     adapter = adapter_class(adapter_class.settings_model(**merged))
     bus = Bus(amqp_url)
     await bus.connect()
