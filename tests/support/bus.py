@@ -59,7 +59,7 @@ def upload_event(
         "service": service,
         "ftp_txid": "tx-1",
         "file_name": "tx-1",
-        "spool_path": f"{gateway_txid}/payload",
+        "spool_path": f"spool/{gateway_txid}/payload",
         "size": 5,
         "sha256": "00" * 32,
     } | fields
