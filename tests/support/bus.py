@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import aio_pika.abc
+from gateway_common.events import new_id
 from gateway_common.identity import CertificateKind, Identity
 from gateway_common.messaging import QUEUE_PARKED, QUEUE_STATUS, QUEUE_UPLOADS, Bus, adapter_queue, retry_queue
 from gateway_common.proto.gateway.v1 import events_pb2
@@ -53,7 +54,7 @@ def upload_event(
     **fields: object,
 ) -> events_pb2.UploadReceived:
     values: dict[str, object] = {
-        "event_id": f"{gateway_txid}/upload",
+        "event_id": new_id(),  # as the ingress makes them: hex, a file name in the outbox
         "gateway_txid": gateway_txid,
         "sender": sender(kind).to_proto(),
         "service": service,
