@@ -19,7 +19,10 @@ run: bootstrap ## set up the demo PKI and routes, start RabbitMQ if needed and e
 
 test: bootstrap protos-check ## unit, integration and end-to-end tests (the CI entry point)
 	@scripts/ensure-rabbitmq.sh
-	.venv/bin/pytest -q -ra
+	@rm -rf var/coverage && mkdir -p var/coverage
+	.venv/bin/coverage run -m pytest -q -ra
+	@.venv/bin/coverage combine -q
+	.venv/bin/coverage report
 
 lint: ## ruff
 	.venv/bin/ruff check .

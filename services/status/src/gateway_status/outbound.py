@@ -236,8 +236,9 @@ def build_outbound_app(outbound: Outbound) -> FastAPI:
             raise
         try:
             async with received_body(request, out, outbound.max_size) as body:
-                # Counted again with the real size: a chunked body declares none up front.
-                await asyncio.to_thread(outbound.check_room, out, body.size)
+                # Counted again now that the real size is known (a chunked body declares none up
+                # front): the body is in /out already, as the hidden temporary file, so nothing is added.
+                await asyncio.to_thread(outbound.check_room, out, 0)
                 placed = Placed(file_name, body.size, body.sha256)
                 new = await asyncio.to_thread(
                     outbound.place, backend, idempotency_key, out, file_name, body.tmp, placed
