@@ -72,7 +72,7 @@ async def test_the_backend_receives_the_file_and_what_identifies_it(
     try:
         await _deliver(
             adapter,
-            {"url": f"{backend.url}/files", "token_env": "UNIT_BACKEND_TOKEN"},
+            {"url": f"{backend.url}/files", "token": "env:UNIT_BACKEND_TOKEN"},
             ftp_txid="årsopgørelse 1",
             file_name="årsopgørelse.xml",
             sha256="ab" * 32,

@@ -5,19 +5,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gateway_common.storage import StorageLayout
 from gateway_ingress.outbox import Outbox
 
 from tests.support.bus import upload_event
 
 
-def test_an_event_put_reads_back_and_is_gone_once_removed(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
+def test_an_event_put_reads_back_and_moves_beside_its_payload_once_retired(tmp_path: Path) -> None:
+    layout = StorageLayout(tmp_path / "data")
+    (tmp_path / "outbox").mkdir()
+    outbox = Outbox(tmp_path / "outbox")
     event = upload_event("svc", "a" * 32)
+    event.spool_path = layout.relative(layout.spool_txn(event.gateway_txid) / "payload")
+    layout.spool_txn(event.gateway_txid).mkdir(parents=True)
     outbox.put(event)
     ((_, path),) = outbox.pending()
     assert Outbox.load(path) == event
-    outbox.remove(event.event_id)
-    outbox.remove(event.event_id)  # removing twice is harmless (relay and upload may race)
+    outbox.retire(event, layout)
+    outbox.retire(event, layout)  # retiring twice is harmless (relay and upload may race)
+    assert outbox.pending() == []
+    assert Outbox.load(layout.upload_record(event)) == event
+
+
+def test_an_event_without_a_spool_folder_is_dropped_when_retired(tmp_path: Path) -> None:
+    (tmp_path / "outbox").mkdir()
+    outbox = Outbox(tmp_path / "outbox")
+    event = upload_event("svc", "b" * 32)
+    outbox.put(event)
+    outbox.retire(event, StorageLayout(tmp_path / "data"))
     assert outbox.pending() == []
 
 
