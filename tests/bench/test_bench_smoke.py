@@ -1,0 +1,36 @@
+"""`make bench --quick` in `make test`: every peer and workload still runs, so the bench cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_quick_bench_measures_every_workload_on_every_peer(tmp_path: Path) -> None:
+    target = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.bench.run", "--quick", "--json", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads(target.read_text())
+    samples = report["samples"]
+    assert len(samples) == 7
+    for workload, by_peer in samples.items():
+        expected = {"gateway"} if workload.startswith("226") else {"gateway", "stock", "vsftpd"}
+        assert set(by_peer) == expected, workload
+        for peer, rounds in by_peer.items():
+            assert len(rounds) == 1
+            assert rounds[0]["wall"] > 0, (workload, peer)
+    latency = samples["226 -> status code 2"]["gateway"][0]["extra"]
+    assert 0 < latency["p50 ms"] <= latency["max ms"]
+    assert "| 1 file of 1 MiB | wall |" in result.stdout
