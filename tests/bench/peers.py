@@ -139,24 +139,32 @@ class StockPeer:
 
     def start(self) -> None:
         self.root.mkdir(exist_ok=True)
-        passive = free_port_range(PASSIVE_PORTS)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.bench.stock_server",
-                str(self.port),
-                str(self.root),
-                str(self.pki / "server.pem"),
-                str(self.pki / "server.key"),
-                str(self.pki / "client-ca.pem"),
-                CIPHERS,
-                f"{passive.start}-{passive.stop - 1}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for_port(self.port, self.proc)
+        # Ports are free when chosen, not when bound: the gateway started meanwhile may hold one.
+        for _attempt in range(5):
+            self.port, passive = free_port(), free_port_range(PASSIVE_PORTS)
+            with (self.work / "stock.log").open("ab") as log:
+                self.proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.bench.stock_server",
+                        str(self.port),
+                        str(self.root),
+                        str(self.pki / "server.pem"),
+                        str(self.pki / "server.key"),
+                        str(self.pki / "client-ca.pem"),
+                        CIPHERS,
+                        f"{passive.start}-{passive.stop - 1}",
+                    ],
+                    stdout=log,
+                    stderr=log,
+                )
+            try:
+                _wait_for_port(self.port, self.proc)
+                return
+            except RuntimeError:
+                continue
+        raise RuntimeError(f"stock pyftpdlib did not start:\n{(self.work / 'stock.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -214,7 +222,6 @@ max_clients=1000
 max_per_ip=1000
 xferlog_enable=NO
 log_ftp_protocol=NO
-vsftpd_log_file={work}/vsftpd.log
 dual_log_enable=NO
 syslog_enable=NO
 """
@@ -254,7 +261,13 @@ class VsftpdPeer:
         up = self.root / "up"
         up.mkdir(exist_ok=True)
         os.chown(up, ftp.pw_uid, ftp.pw_gid)
-        passive = free_port_range(PASSIVE_PORTS)
+        for _attempt in range(5):
+            if self._launch(binary, empty):
+                return
+        raise RuntimeError(f"vsftpd did not start:\n{(self.work / 'vsftpd.log').read_text()[-2000:]}")
+
+    def _launch(self, binary: str, empty: Path) -> bool:
+        self.port, passive = free_port(), free_port_range(PASSIVE_PORTS)
         conf = self.work / "vsftpd.conf"
         conf.write_text(
             VSFTPD_CONF.format(
@@ -272,8 +285,13 @@ class VsftpdPeer:
                 work=self.work,
             )
         )
-        self.proc = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _wait_for_port(self.port, self.proc)
+        with (self.work / "vsftpd.log").open("ab") as log:
+            self.proc = subprocess.Popen([binary, str(conf)], stdout=log, stderr=log)
+        try:
+            _wait_for_port(self.port, self.proc)
+        except RuntimeError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self.proc is not None:

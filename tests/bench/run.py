@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,9 +44,9 @@ class Plan:
 FULL = Plan(
     rounds=5,
     large_mib=512,
-    small=((1, 200), (4, 100), (16, 25)),
+    small=((1, 100), (4, 50), (16, 20)),
     connections=100,
-    latency_uploads=30,
+    latency_uploads=20,
     idle_sessions=300,
 )
 QUICK = Plan(rounds=1, large_mib=1, small=((1, 3), (4, 2), (16, 2)), connections=3, latency_uploads=3, idle_sessions=5)
@@ -172,6 +174,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds instead of the plan's")
     parser.add_argument("--json", type=Path, help="where to write the samples (default var/bench/<time>.json)")
     args = parser.parse_args()
+    # SIGTERM (and SIGINT, which a background job ignores) stop the peers on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = QUICK if args.quick else FULL
     if args.rounds:
         plan = Plan(**(asdict(plan) | {"rounds": args.rounds}))
