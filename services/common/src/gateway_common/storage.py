@@ -20,6 +20,8 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from gateway_common.groupsync import sync_directory
+
 _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 TMP_PREFIX = ".tmp-"
 
@@ -87,11 +89,8 @@ def out_usage(out: Path) -> int:
 
 
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make the renames and new files in ``path`` durable (sharing one fsync with concurrent callers)."""
+    sync_directory(path)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
