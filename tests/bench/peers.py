@@ -24,8 +24,8 @@ from tests.support.gateway import SERVICES, Gateway
 from tests.support.ports import free_port, free_port_range
 
 CIPHERS: str = IngressSettings.model_fields["tls_ciphers"].default
-# Enough passive ports for 16 clients with a transfer each plus the ports in TIME_WAIT's shadow.
-PASSIVE_PORTS = 64
+# Enough passive ports for 64 clients with a transfer each plus the ports in TIME_WAIT's shadow.
+PASSIVE_PORTS = 128
 GATEWAY_TENANT = "company/30808460"  # the demo employee certificate's company
 
 

@@ -34,3 +34,20 @@ def test_quick_bench_measures_every_workload_on_every_peer(tmp_path: Path) -> No
     latency = samples["226 -> status code 2"]["gateway"][0]["extra"]
     assert 0 < latency["p50 ms"] <= latency["max ms"]
     assert "| 1 file of 1 MiB | wall |" in result.stdout
+
+
+def test_quick_growth_bench_measures_every_level(tmp_path: Path) -> None:
+    target = tmp_path / "growth.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.bench.growth", "--quick", "--json", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    results = json.loads(target.read_text())["results"]
+    assert set(results["concurrent clients"]) == {"1 clients", "4 clients"}
+    assert set(results["files in /out"]) == {"0 files in /out", "10 files in /out"}
+    assert set(results["past transactions"]) == {"0 past transactions", "10 past transactions"}
+    assert all(value > 0 for rows in results.values() for row in rows.values() for value in row["ms/upload"])
