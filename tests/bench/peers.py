@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +27,7 @@ CIPHERS: str = IngressSettings.model_fields["tls_ciphers"].default
 # Enough passive ports for 64 clients with a transfer each plus the ports in TIME_WAIT's shadow.
 PASSIVE_PORTS = 128
 GATEWAY_TENANT = "company/30808460"  # the demo employee certificate's company
+VSFTPD = shutil.which("vsftpd") or "/usr/sbin/vsftpd"
 
 
 class Peer(Protocol):
@@ -123,48 +124,31 @@ class GatewayPeer:
 
 
 @dataclass
-class StockPeer:
-    """Stock pyftpdlib 2.2 TLS_FTPHandler (tests/bench/stock_server.py)."""
+class _ServerProcess:
+    """A peer that is one server process (and the sessions it forks), started on free ports."""
 
     work: Path
     pki: Path
-    name: str = "stock"
-    upload_dir: str = "/"
-    port: int = field(default_factory=free_port)
+    port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    name: str = ""
 
-    @property
-    def root(self) -> Path:
-        return self.work / "stock"
+    def command(self, passive: range) -> list[str]:
+        raise NotImplementedError
 
-    def start(self) -> None:
-        self.root.mkdir(exist_ok=True)
+    def launch(self) -> None:
+        log_path = self.work / f"{self.name}.log"
         # Ports are free when chosen, not when bound: the gateway started meanwhile may hold one.
         for _attempt in range(5):
             self.port, passive = free_port(), free_port_range(PASSIVE_PORTS)
-            with (self.work / "stock.log").open("ab") as log:
-                self.proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "tests.bench.stock_server",
-                        str(self.port),
-                        str(self.root),
-                        str(self.pki / "server.pem"),
-                        str(self.pki / "server.key"),
-                        str(self.pki / "client-ca.pem"),
-                        CIPHERS,
-                        f"{passive.start}-{passive.stop - 1}",
-                    ],
-                    stdout=log,
-                    stderr=log,
-                )
+            with log_path.open("ab") as log:
+                self.proc = subprocess.Popen(self.command(passive), stdout=log, stderr=log)
             try:
                 _wait_for_port(self.port, self.proc)
                 return
             except RuntimeError:
                 continue
-        raise RuntimeError(f"stock pyftpdlib did not start:\n{(self.work / 'stock.log').read_text()[-2000:]}")
+        raise RuntimeError(f"{self.name} did not start:\n{log_path.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -173,6 +157,36 @@ class StockPeer:
 
     def pids(self) -> list[int]:
         return [self.proc.pid] if self.proc else []
+
+
+@dataclass
+class StockPeer(_ServerProcess):
+    """Stock pyftpdlib 2.2 TLS_FTPHandler (tests/bench/stock_server.py)."""
+
+    name: str = "stock"
+    upload_dir: str = "/"
+
+    @property
+    def root(self) -> Path:
+        return self.work / "stock"
+
+    def command(self, passive: range) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "tests.bench.stock_server",
+            str(self.port),
+            str(self.root),
+            str(self.pki / "server.pem"),
+            str(self.pki / "server.key"),
+            str(self.pki / "client-ca.pem"),
+            CIPHERS,
+            f"{passive.start}-{passive.stop - 1}",
+        ]
+
+    def start(self) -> None:
+        self.root.mkdir(exist_ok=True)
+        self.launch()
 
     def clear(self) -> None:
         _empty(self.root)
@@ -228,7 +242,7 @@ syslog_enable=NO
 
 
 @dataclass
-class VsftpdPeer:
+class VsftpdPeer(_ServerProcess):
     """vsftpd from Debian (scripts/bench-setup.sh installs it), explicit TLS with client certificates.
 
     Anonymous uploads land in ``up/`` inside the chroot (``anon_root``), which stays owned by root
@@ -236,24 +250,18 @@ class VsftpdPeer:
     ``ftp`` user that the Debian package creates.
     """
 
-    work: Path
-    pki: Path
     name: str = "vsftpd"
     upload_dir: str = "/up/"
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
 
     @property
     def root(self) -> Path:
         return self.work / "vsftpd-root"
 
     def start(self) -> None:
-        binary = shutil.which("vsftpd") or "/usr/sbin/vsftpd"
-        if not Path(binary).exists():
+        if not Path(VSFTPD).exists():
             raise RuntimeError("vsftpd is not installed: run scripts/bench-setup.sh (make bench does)")
         ftp = pwd.getpwnam("ftp")
-        empty = self.work / "vsftpd-empty"
-        for directory in (self.root, empty):
+        for directory in (self.root, self.work / "vsftpd-empty"):
             directory.mkdir(exist_ok=True)
             os.chmod(directory, 0o755)
         # vsftpd opens its files as root before chrooting: its parents must be reachable by ftp too.
@@ -261,13 +269,9 @@ class VsftpdPeer:
         up = self.root / "up"
         up.mkdir(exist_ok=True)
         os.chown(up, ftp.pw_uid, ftp.pw_gid)
-        for _attempt in range(5):
-            if self._launch(binary, empty):
-                return
-        raise RuntimeError(f"vsftpd did not start:\n{(self.work / 'vsftpd.log').read_text()[-2000:]}")
+        self.launch()
 
-    def _launch(self, binary: str, empty: Path) -> bool:
-        self.port, passive = free_port(), free_port_range(PASSIVE_PORTS)
+    def command(self, passive: range) -> list[str]:
         conf = self.work / "vsftpd.conf"
         conf.write_text(
             VSFTPD_CONF.format(
@@ -279,27 +283,12 @@ class VsftpdPeer:
                 cert=self.pki / "server.pem",
                 key=self.pki / "server.key",
                 client_ca=self.pki / "client-ca.pem",
-                empty=empty,
+                empty=self.work / "vsftpd-empty",
                 nopriv="nobody",
                 ftp_user="ftp",
-                work=self.work,
             )
         )
-        with (self.work / "vsftpd.log").open("ab") as log:
-            self.proc = subprocess.Popen([binary, str(conf)], stdout=log, stderr=log)
-        try:
-            _wait_for_port(self.port, self.proc)
-        except RuntimeError:
-            return False
-        return True
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def pids(self) -> list[int]:
-        return [self.proc.pid] if self.proc else []
+        return [VSFTPD, str(conf)]
 
     def clear(self) -> None:
         _empty(self.root / "up")

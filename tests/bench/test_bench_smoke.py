@@ -12,16 +12,16 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
+def _quick(module: str, target: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", module, "--quick", "--json", str(target)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=280, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result
+
+
 def test_quick_bench_measures_every_workload_on_every_peer(tmp_path: Path) -> None:
     target = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.bench.run", "--quick", "--json", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    result = _quick("tests.bench.run", target)
     report = json.loads(target.read_text())
     samples = report["samples"]
     assert len(samples) == 7
@@ -38,14 +38,7 @@ def test_quick_bench_measures_every_workload_on_every_peer(tmp_path: Path) -> No
 
 def test_quick_growth_bench_measures_every_level(tmp_path: Path) -> None:
     target = tmp_path / "growth.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.bench.growth", "--quick", "--json", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    _quick("tests.bench.growth", target)
     results = json.loads(target.read_text())["results"]
     assert set(results["concurrent clients"]) == {"1 clients", "4 clients"}
     assert set(results["files in /out"]) == {"0 files in /out", "10 files in /out"}
