@@ -15,7 +15,11 @@ from tests.support.gateway import BIN
 
 @contextmanager
 def recording(pids: dict[str, int], directory: Path) -> Iterator[dict[str, Path]]:
-    """Sample each named process at 200 Hz into ``directory/<name>.txt`` (collapsed stacks)."""
+    """Sample each named process at 200 Hz into ``directory/<name>.txt`` (collapsed stacks).
+
+    Only threads holding the GIL are sampled (``--gil``): that is where Python spends CPU. Without
+    it, threads waiting in fsync or a socket write count as busy, and the profile shows the disk.
+    """
     outputs = {name: directory / f"{name}.txt" for name in pids}
     spies = [
         subprocess.Popen(
@@ -51,7 +55,7 @@ def recording(pids: dict[str, int], directory: Path) -> Iterator[dict[str, Path]
 def top_functions(raw: Path, limit: int = 10) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
     """Collapsed stacks -> (functions by own time, functions by inclusive time), as shares of samples.
 
-    Samples of threads waiting in the event loop's select are left out: they are idle time.
+    Samples in the event loop's select or a lock wait are left out: they are idle time.
     """
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
