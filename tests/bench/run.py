@@ -77,7 +77,7 @@ def _workloads(plan: Plan, client: w.Client, large: Path, small: Path) -> list[W
     return items
 
 
-def run(plan: Plan, work: Path) -> Results:
+def run(plan: Plan, work: Path, after_round: Callable[[Results], None]) -> Results:
     pki = work / "pki"
     subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(pki)], check=True, capture_output=True)
     large, small = work / "large.bin", work / "small.bin"
@@ -100,11 +100,13 @@ def run(plan: Plan, work: Path) -> Results:
                     peer.clear()
                     sample = workload(peer)
                     results.setdefault(name, {}).setdefault(peer.name, []).append(sample)
+                    extra = "  ".join(f"{key} {value:.2f}" for key, value in sample.extra.items())
                     print(
                         f"round {round_no + 1}/{plan.rounds}  {name:<28} {peer.name:<8} "
-                        f"wall {sample.wall:8.3f} s  cpu {sample.cpu:8.3f} s",
+                        f"wall {sample.wall:8.3f} s  cpu {sample.cpu:8.3f} s  {extra}",
                         flush=True,
                     )
+            after_round(results)  # a run cut short keeps its finished rounds
     finally:
         for peer in peers:
             peer.stop()
@@ -182,24 +184,27 @@ def main() -> None:
     started = datetime.now(UTC)
     load_before = os.getloadavg()
     begun = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="ftps-bench-") as tmp:
-        results = run(plan, Path(tmp))
-    print()
-    print(table(results))
     target = args.json or Path("var/bench") / f"{started:%Y%m%dT%H%M%SZ}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "started": started.isoformat(),
-        "seconds": time.perf_counter() - begun,
-        "plan": asdict(plan),
-        "tls_max": w.TLS_MAX or "curl default",
-        "cpus": os.cpu_count(),
-        "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
-        "samples": {wl: {p: [asdict(s) for s in ss] for p, ss in bp.items()} for wl, bp in results.items()},
-        "summary": summary(results),
-    }
-    target.write_text(json.dumps(report, indent=2))
+
+    def save(results: Results) -> None:
+        report = {
+            "started": started.isoformat(),
+            "seconds": time.perf_counter() - begun,
+            "plan": asdict(plan),
+            "tls_max": w.TLS_MAX or "curl default",
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+            "samples": {wl: {p: [asdict(s) for s in ss] for p, ss in bp.items()} for wl, bp in results.items()},
+            "summary": summary(results),
+        }
+        target.write_text(json.dumps(report, indent=2))
+
+    with tempfile.TemporaryDirectory(prefix="ftps-bench-") as tmp:
+        results = run(plan, Path(tmp), save)
+    print()
+    print(table(results))
     print(f"\nsamples written to {target}")
 
 
