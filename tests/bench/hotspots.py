@@ -1,6 +1,6 @@
 """Where the gateway's CPU goes under the small-files workload: py-spy on every service.
 
-python -m tests.bench.profile [--clients 4] [--files 50]
+python -m tests.bench.hotspots [--clients 4] [--files 50]
 """
 
 from __future__ import annotations
