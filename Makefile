@@ -19,6 +19,7 @@ run: bootstrap ## set up the demo PKI and routes, start RabbitMQ if needed and e
 
 test: bootstrap protos-check ## unit, integration and end-to-end tests (the CI entry point)
 	@scripts/ensure-rabbitmq.sh
+	@scripts/bench-setup.sh
 	@rm -rf var/coverage && mkdir -p var/coverage
 	.venv/bin/coverage run -m pytest -q -ra
 	@.venv/bin/coverage combine -q
@@ -59,9 +60,10 @@ protos: ## regenerate the protobuf code from protos/
 protos-check: ## fail when the committed generated code drifts from protos/
 	@scripts/protos-check.sh $(PROTO_OUT)
 
-bench: bootstrap ## throughput and latency figures (FTPS upload MB/s, upload-to-status latency)
+bench: bootstrap ## the gateway vs stock pyftpdlib and vsftpd, 5 alternating rounds (~10 min); BENCH_ARGS=--quick
 	@scripts/ensure-rabbitmq.sh
-	.venv/bin/python -m tests.bench.run
+	@scripts/bench-setup.sh
+	.venv/bin/python -m tests.bench.run $(BENCH_ARGS)
 
 clean: ## remove the local state of `make run`
 	rm -rf var/

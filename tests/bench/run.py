@@ -1,128 +1,211 @@
-"""`make bench`: figures for the ingress's FTPS throughput and the upload-to-status latency.
+"""`make bench`: the gateway against stock pyftpdlib and vsftpd, in one run, alternating rounds.
 
-    1. upload throughput with curl: stock pyftpdlib FTPS vs the gateway (which also checks the
-       client certificate, hashes, fsyncs and publishes every upload);
-    2. upload-to-status latency: sequential heartbeat uploads, time from curl's start until the
-       status file in /out says "accepted".
+    python -m tests.bench.run            # 5 rounds of every workload (about 10 minutes idle)
+    python -m tests.bench.run --quick    # 1 round on tiny sizes: `make test` runs it so it cannot rot
 
-Prints figures; it asserts nothing (speed targets are read, not unit-tested).
+Each round runs every workload on every peer, the peers' order rotating from round to round, so
+that load from elsewhere on the machine hits all peers alike. The table gives the median and the
+min-max over rounds of wall time and server CPU (the whole process tree of each peer), and the
+gateway's ratio to each peer (median and min-max of the per-round ratios). The raw samples go to
+var/bench/<UTC time>.json so that runs can be compared.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.broker import private_vhost
-from tests.support.clients import ClientCert, curl, wait_for_status
-from tests.support.gateway import BIN, Gateway
-from tests.support.ports import free_port, free_port_range
-
-SIZE_MB = int(os.environ.get("BENCH_SIZE_MB", "1024"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-LATENCY_UPLOADS = int(os.environ.get("BENCH_LATENCY_UPLOADS", "50"))
+from tests.bench import workloads as w
+from tests.bench.peers import GatewayPeer, Peer, StockPeer, VsftpdPeer
+from tests.support.gateway import BIN
 
 
-def _upload_seconds(command: list[str]) -> float:
-    # Each round starts with no dirty pages from the last: stock pyftpdlib never fsyncs, and the
-    # kernel would otherwise throttle its next writes while flushing the previous gigabyte.
-    os.sync()
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - started
+@dataclass(frozen=True)
+class Plan:
+    rounds: int
+    large_mib: int
+    small: tuple[tuple[int, int], ...]  # (concurrent clients, files per client)
+    connections: int
+    latency_uploads: int
+    idle_sessions: int
 
 
-def _best_rate(label: str, command: list[str]) -> float:
-    times = [_upload_seconds(command) for _ in range(ROUNDS)]
-    rate = SIZE_MB / min(times)
-    print(f"  {label:<38} best {rate:7.1f} MB/s   median {SIZE_MB / statistics.median(times):7.1f} MB/s")
-    return rate
+FULL = Plan(
+    rounds=5,
+    large_mib=512,
+    small=((1, 100), (4, 50), (16, 20)),
+    connections=100,
+    latency_uploads=20,
+    idle_sessions=300,
+)
+QUICK = Plan(rounds=1, large_mib=1, small=((1, 3), (4, 2), (16, 2)), connections=3, latency_uploads=3, idle_sessions=5)
+
+Results = dict[str, dict[str, list[w.Sample]]]  # workload -> peer -> one sample per round
 
 
-def throughput(work: Path, pki: Path, gateway: Gateway) -> None:
-    payload = work / "payload.bin"
-    with payload.open("wb") as handle:
-        for _ in range(SIZE_MB):
-            handle.write(os.urandom(1 << 20))
-    print(f"FTPS upload of {SIZE_MB} MiB with curl over loopback ({ROUNDS} rounds)")
+Workload = tuple[str, bool, Callable[..., w.Sample]]  # name, gateway only, run(peer)
 
-    stock_root = work / "stock"
-    stock_root.mkdir()
-    port, passive = free_port(), free_port_range(10)
-    stock = subprocess.Popen(
-        [sys.executable, "-m", "tests.bench.stock_server", str(port), str(stock_root),
-         str(pki / "server.pem"), str(pki / "server.key"), f"{passive.start}-{passive.stop - 1}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        time.sleep(1.5)
-        base = ["curl", "-sS", "--ssl-reqd", "--cacert", str(pki / "server-ca.pem"), "-T", str(payload)]
-        stock_rate = _best_rate(
-            "stock pyftpdlib TLS_FTPHandler", [*base, "-u", "bench:bench", f"ftp://127.0.0.1:{port}/payload-x"]
+
+def _workloads(plan: Plan, client: w.Client, large: Path, small: Path) -> list[Workload]:
+    items: list[Workload] = [
+        (f"1 file of {plan.large_mib} MiB", False, lambda p: w.large_file(p, client, large)),
+    ]
+    for clients, files in plan.small:
+        items.append(
+            (
+                f"{clients} x {files} files of 10 KiB",
+                False,
+                lambda p, c=clients, f=files: w.small_files(p, client, small, c, f),
+            )
         )
-        (stock_root / "payload-x").unlink()
+    items += [
+        (f"{plan.connections} new connections", False, lambda p: w.new_connections(p, client, small, plan.connections)),
+        ("226 -> status code 2", True, lambda p: w.status_latency(p, client, small, plan.latency_uploads)),
+        (f"{plan.idle_sessions} idle sessions", False, lambda p: w.idle_sessions(p, client, plan.idle_sessions)),
+    ]
+    return items
+
+
+def run(plan: Plan, work: Path, after_round: Callable[[Results], None]) -> Results:
+    pki = work / "pki"
+    subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(pki)], check=True, capture_output=True)
+    large, small = work / "large.bin", work / "small.bin"
+    with large.open("wb") as handle:
+        for _ in range(plan.large_mib):
+            handle.write(os.urandom(1 << 20))
+    small.write_bytes(os.urandom(10 * 1024))
+    client = w.Client(pki)
+    peers: list[Peer] = [GatewayPeer(work, pki), StockPeer(work, pki), VsftpdPeer(work, pki)]
+    results: Results = {}
+    try:
+        for peer in peers:
+            peer.start()
+        for round_no in range(plan.rounds):
+            order = peers[round_no % len(peers) :] + peers[: round_no % len(peers)]
+            for name, gateway_only, workload in _workloads(plan, client, large, small):
+                for peer in order:
+                    if gateway_only and not isinstance(peer, GatewayPeer):
+                        continue
+                    peer.clear()
+                    sample = workload(peer)
+                    results.setdefault(name, {}).setdefault(peer.name, []).append(sample)
+                    extra = "  ".join(f"{key} {value:.2f}" for key, value in sample.extra.items())
+                    print(
+                        f"round {round_no + 1}/{plan.rounds}  {name:<28} {peer.name:<8} "
+                        f"wall {sample.wall:8.3f} s  cpu {sample.cpu:8.3f} s  {extra}",
+                        flush=True,
+                    )
+            after_round(results)  # a run cut short keeps its finished rounds
     finally:
-        stock.terminate()
-        stock.wait()
-
-    employee = ClientCert.from_pki(pki, "employee")
-    rates = []
-    for _ in range(ROUNDS):
-        name = f"bench-{uuid.uuid4().hex[:8]}"
-        os.sync()
-        started = time.perf_counter()
-        result = curl(gateway.ftps_port, pki, employee, f"/heartbeat/{name}", "-T", str(payload), timeout=600)
-        if result.returncode != 0:
-            raise SystemExit(f"gateway upload failed: {result.stderr}")
-        rates.append(SIZE_MB / (time.perf_counter() - started))
-    gateway_rate = max(rates)
-    print(
-        f"  {'ftps-gateway (mTLS, SHA-256, fsync, publish)':<38} best {gateway_rate:7.1f} MB/s   "
-        f"median {statistics.median(rates):7.1f} MB/s"
-    )
-    print(f"  gateway / stock: {gateway_rate / stock_rate:.0%}")
+        for peer in peers:
+            peer.stop()
+    return results
 
 
-def latency(pki: Path, gateway: Gateway, work: Path) -> None:
-    employee = ClientCert.from_pki(pki, "employee")
-    out = gateway.out_dir("company/30808460")
-    samples = []
-    for _ in range(LATENCY_UPLOADS):
-        name = f"lat-{uuid.uuid4().hex[:8]}"
-        payload = work / name
-        payload.write_bytes(b"ping")
-        started = time.perf_counter()
-        if curl(gateway.ftps_port, pki, employee, "/heartbeat/", "-T", str(payload)).returncode != 0:
-            raise SystemExit("latency upload failed")
-        uploaded = time.perf_counter()
-        wait_for_status(out, f"status_heartbeat_{name}.xml", 2, poll=0.002)
-        samples.append((uploaded - started, time.perf_counter() - uploaded))
-    after_226 = sorted(s[1] for s in samples)
-    total = sorted(s[0] + s[1] for s in samples)
-    print(f"Upload-to-status latency, {LATENCY_UPLOADS} sequential heartbeat uploads (status file polled every 2 ms)")
-    for label, values in (("226 reply -> status code 2 file", after_226), ("curl start -> status code 2 file", total)):
-        p50 = values[len(values) // 2]
-        p95 = values[int(len(values) * 0.95) - 1]
-        print(f"  {label:<34} p50 {p50 * 1000:6.0f} ms   p95 {p95 * 1000:6.0f} ms   max {values[-1] * 1000:6.0f} ms")
+def _spread(values: list[float], unit: str = "", digits: int = 2) -> str:
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.{digits}f}{unit}"
+    return f"{median:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def summary(results: Results) -> dict[str, dict[str, dict[str, float]]]:
+    """Per workload and metric: each peer's median/min/max and the gateway's per-round ratios."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for workload, by_peer in results.items():
+        metrics = ["wall", "cpu", *by_peer["gateway"][0].extra]
+        for metric in metrics:
+            row: dict[str, float] = {}
+            per_peer = {peer: [_value(s, metric) for s in samples] for peer, samples in by_peer.items()}
+            for peer, values in per_peer.items():
+                row |= {
+                    f"{peer} median": statistics.median(values),
+                    f"{peer} min": min(values),
+                    f"{peer} max": max(values),
+                }
+            for peer, values in per_peer.items():
+                if peer != "gateway" and all(values):
+                    ratios = [g / o for g, o in zip(per_peer["gateway"], values, strict=True)]
+                    row |= {
+                        f"gateway/{peer} median": statistics.median(ratios),
+                        f"gateway/{peer} min": min(ratios),
+                        f"gateway/{peer} max": max(ratios),
+                    }
+            out.setdefault(workload, {})[metric] = row
+    return out
+
+
+def _value(sample: w.Sample, metric: str) -> float:
+    return sample.wall if metric == "wall" else sample.cpu if metric == "cpu" else sample.extra[metric]
+
+
+def table(results: Results) -> str:
+    peers = ["gateway", "stock", "vsftpd"]
+    header = ["workload", "metric", *peers, "gateway/stock", "gateway/vsftpd"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for workload, by_peer in results.items():
+        for metric in ["wall", "cpu", *by_peer["gateway"][0].extra]:
+            unit = " s" if metric in ("wall", "cpu") else ""
+            cells = [workload, metric]
+            values = {p: [_value(s, metric) for s in by_peer[p]] for p in peers if p in by_peer}
+            cells += [_spread(values[p], unit) if p in values else "" for p in peers]
+            for other in peers[1:]:
+                if other in values and all(values[other]):
+                    ratios = [g / o for g, o in zip(values["gateway"], values[other], strict=True)]
+                    cells.append(_spread(ratios, "x"))
+                else:
+                    cells.append("")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="ftps-bench-") as tmp, private_vhost() as amqp_url:
-        work = Path(tmp)
-        pki = work / "pki"
-        subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(pki)], check=True, capture_output=True)
-        gateway = Gateway(work / "gateway", pki, amqp_url).start()
-        try:
-            latency(pki, gateway, work)
-            throughput(work, pki, gateway)
-        finally:
-            gateway.stop()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 round on tiny sizes (CI smoke)")
+    parser.add_argument("--rounds", type=int, help="rounds instead of the plan's")
+    parser.add_argument("--json", type=Path, help="where to write the samples (default var/bench/<time>.json)")
+    args = parser.parse_args()
+    # SIGTERM (and SIGINT, which a background job ignores) stop the peers on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    plan = QUICK if args.quick else FULL
+    if args.rounds:
+        plan = Plan(**(asdict(plan) | {"rounds": args.rounds}))
+    started = datetime.now(UTC)
+    load_before = os.getloadavg()
+    begun = time.perf_counter()
+    target = args.json or Path("var/bench") / f"{started:%Y%m%dT%H%M%SZ}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(results: Results) -> None:
+        report = {
+            "started": started.isoformat(),
+            "seconds": time.perf_counter() - begun,
+            "plan": asdict(plan),
+            "tls_max": w.TLS_MAX or "curl default",
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+            "samples": {wl: {p: [asdict(s) for s in ss] for p, ss in bp.items()} for wl, bp in results.items()},
+            "summary": summary(results),
+        }
+        target.write_text(json.dumps(report, indent=2))
+
+    with tempfile.TemporaryDirectory(prefix="ftps-bench-") as tmp:
+        results = run(plan, Path(tmp), save)
+    print()
+    print(table(results))
+    print(f"\nsamples written to {target}")
 
 
 if __name__ == "__main__":

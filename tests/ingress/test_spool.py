@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,44 @@ def test_storage_errors_surface_on_the_next_write(tmp_path: Path) -> None:
     assert "Bad file descriptor" in str(error)
     writer.discard()
     assert not (tmp_path / "tx").exists()
+
+
+def _spool_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("spool-")]
+
+
+def test_an_upload_smaller_than_a_batch_starts_no_thread_and_is_stored_whole(tmp_path: Path) -> None:
+    # Starting a thread blocks the FTP IO loop until it runs: small uploads must not pay for it.
+    payload = os.urandom(10 * 1024)
+    writer = SpoolWriter(tmp_path / "small-tx" / "payload")
+    writer.write(payload[:4096])
+    writer.write(payload[4096:])
+    writer.close()
+    assert _spool_threads() == []
+    assert writer.commit() == hashlib.sha256(payload).hexdigest()
+    assert (tmp_path / "small-tx" / "payload").read_bytes() == payload
+
+
+def test_an_empty_upload_is_stored_empty(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path / "empty-tx" / "payload")
+    writer.close()
+    assert writer.commit() == hashlib.sha256(b"").hexdigest()
+    assert (tmp_path / "empty-tx" / "payload").read_bytes() == b""
+
+
+def test_a_discarded_small_upload_leaves_nothing(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path / "gone-tx" / "payload")
+    writer.write(b"partial")
+    writer.discard()
+    assert not (tmp_path / "gone-tx").exists()
+
+
+def test_a_large_upload_gets_its_writer_thread_with_the_first_batch(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path / "large-tx" / "payload")
+    chunk = os.urandom(16384)
+    count = BATCH // len(chunk) + 1
+    for _ in range(count):
+        writer.write(chunk)
+    assert _spool_threads() == ["spool-large-tx"]
+    assert writer.commit() == hashlib.sha256(chunk * count).hexdigest()
+    assert _spool_threads() == []

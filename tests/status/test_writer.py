@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,29 @@ def test_a_name_over_255_bytes_is_poison_not_a_retry(layout: StorageLayout) -> N
     with pytest.raises(PoisonMessage):
         writer._write(event)
     assert not layout.out_dir(TENANT).exists()
+
+
+async def test_status_events_in_flight_are_written_at_once_not_a_pool_at_a_time(
+    layout: StorageLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Writes wait on the disk, not the CPU: all delivered events must be able to wait together.
+    events = [
+        status_event(upload(f"parallel-{n}"), events_pb2.STATUS_CODE_ACCEPTED, "adapter/heartbeat") for n in range(16)
+    ]
+    writer = StatusWriter(layout, per_code_files=False)
+    real_fsync = os.fsync
+    # Each write's first fsync waits until every event's write is inside one: only possible when
+    # all of them run at once. A pool too small for that breaks the barrier after its timeout.
+    together = threading.Barrier(len(events), timeout=20)
+    waited = threading.local()
+
+    def fsync_together(fd: int) -> None:
+        if not getattr(waited, "done", False):
+            waited.done = True
+            together.wait()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_together)
+    await asyncio.gather(*(writer.handle(event, None) for event in events))  # type: ignore[arg-type]
+    out = layout.out_dir(TENANT)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"status_heartbeat_parallel-{n}.xml" for n in range(16))

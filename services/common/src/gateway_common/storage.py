@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gateway_common.proto.gateway.v1 import events_pb2
 
 from gateway_common.events import GATEWAY_TXID
+from gateway_common.groupsync import sync_directory
 
 _TENANT = re.compile(r"(personal|company)/[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 TMP_PREFIX = ".tmp-"
@@ -201,11 +202,8 @@ def out_usage(out: Path) -> int:
 
 
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make the renames and new files in ``path`` durable (sharing one fsync with concurrent callers)."""
+    sync_directory(path)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -4,8 +4,10 @@
 collects the received chunks (TLS records of ~16 KiB) into batches; a writer thread per upload
 hashes them (hashlib, in C, without the GIL) and writes each batch with one writev(2), so
 decrypting and storing run on two cores, threads hand over once per batch rather than once per
-record, and there is no second pass over the file. fsync and close are left to ``commit``, which
-runs off the FTP IO loop.
+record, and there is no second pass over the file. The writer thread starts with the first full
+batch: an upload smaller than one batch is hashed and written by ``commit``, which needs no
+thread of its own (starting one blocks the IO loop until the new thread runs). fsync and close
+are left to ``commit``, which runs off the FTP IO loop.
 
 The payload is received under a hidden temporary name and renamed to its own name by
 ``commit``: a payload left by an ingress killed mid-upload is then a ``.tmp-*`` file that the
@@ -62,8 +64,7 @@ class SpoolWriter:
         self._flushed = 0
         self._caught_up = threading.Event()
         self._error: OSError | None = None
-        self._writer = threading.Thread(target=self._drain, name=f"spool-{path.parent.name}", daemon=True)
-        self._writer.start()
+        self._writer: threading.Thread | None = None
 
     def write(self, data: bytes) -> int:
         if self._error is not None:
@@ -75,38 +76,51 @@ class SpoolWriter:
         self._batch_size += len(data)
         if self._batch_size >= BATCH or len(self._batch) >= BATCH_CHUNKS:
             self._flush_batch()
-        while self.size - self._written > MAX_BACKLOG and self._error is None and self._writer.is_alive():
+        while self.size - self._written > MAX_BACKLOG and self._error is None and self._writer_alive():
             self._caught_up.clear()
             self._caught_up.wait(0.05)
         return len(data)
 
+    def _writer_alive(self) -> bool:
+        return self._writer is not None and self._writer.is_alive()
+
     def _flush_batch(self) -> None:
         if self._batch:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._drain, name=f"spool-{self.path.parent.name}", daemon=True)
+                self._writer.start()
             self._batches.put(self._batch)
             self._batch, self._batch_size = [], 0
 
     def _drain(self) -> None:
         while (batch := self._batches.get()) is not None:
-            if self._error is None:
-                try:
-                    for chunk in batch:
-                        self._hash.update(chunk)
-                    _write_all(self._fd, batch)
-                    self._written += sum(map(len, batch))
-                    if self._written - self._flushed >= WRITEBACK:
-                        # Starts the kernel's writeback now, so the fsync before the 226 finds little
-                        # left, and keeps spooled gigabytes from crowding the page cache.
-                        os.posix_fadvise(self._fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
-                        self._flushed = self._written
-                except Exception as exc:
-                    # Whatever went wrong, the upload fails: the IO loop must not wait for a writer
-                    # that stopped, and commit() must not fsync a short file.
-                    self._error = (
-                        exc if isinstance(exc, OSError) else OSError(errno.EIO, f"spool writer failed: {exc!r}")
-                    )
+            self._store(batch)
             self._caught_up.set()
 
-    def _stop_writer(self) -> None:
+    def _store(self, batch: list[bytes]) -> None:
+        if self._error is None:
+            try:
+                for chunk in batch:
+                    self._hash.update(chunk)
+                _write_all(self._fd, batch)
+                self._written += sum(map(len, batch))
+                if self._written - self._flushed >= WRITEBACK:
+                    # Starts the kernel's writeback now, so the fsync before the 226 finds little
+                    # left, and keeps spooled gigabytes from crowding the page cache.
+                    os.posix_fadvise(self._fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
+                    self._flushed = self._written
+            except Exception as exc:
+                # Whatever went wrong, the upload fails: the IO loop must not wait for a writer
+                # that stopped, and commit() must not fsync a short file.
+                self._error = exc if isinstance(exc, OSError) else OSError(errno.EIO, f"spool writer failed: {exc!r}")
+
+    def _stop_writer(self, store: bool = True) -> None:
+        if self._writer is None:
+            # Less than a batch arrived: store it here (off the IO loop), or drop it when discarding.
+            if store:
+                self._store(self._batch)
+            self._batch, self._batch_size = [], 0
+            return
         self._flush_batch()
         self._batches.put(None)
         self._writer.join()
@@ -136,7 +150,7 @@ class SpoolWriter:
 
     def discard(self) -> None:
         """Remove what was received so far. Blocking: call off the IO loop."""
-        self._stop_writer()
+        self._stop_writer(store=False)
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._fd)

@@ -1,0 +1,46 @@
+"""`make bench --quick` in `make test`: every peer and workload still runs, so the bench cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _quick(module: str, target: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", module, "--quick", "--json", str(target)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=280, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result
+
+
+def test_quick_bench_measures_every_workload_on_every_peer(tmp_path: Path) -> None:
+    target = tmp_path / "bench.json"
+    result = _quick("tests.bench.run", target)
+    report = json.loads(target.read_text())
+    samples = report["samples"]
+    assert len(samples) == 7
+    for workload, by_peer in samples.items():
+        expected = {"gateway"} if workload.startswith("226") else {"gateway", "stock", "vsftpd"}
+        assert set(by_peer) == expected, workload
+        for peer, rounds in by_peer.items():
+            assert len(rounds) == 1
+            assert rounds[0]["wall"] > 0, (workload, peer)
+    latency = samples["226 -> status code 2"]["gateway"][0]["extra"]
+    assert 0 < latency["p50 ms"] <= latency["max ms"]
+    assert "| 1 file of 1 MiB | wall |" in result.stdout
+
+
+def test_quick_growth_bench_measures_every_level(tmp_path: Path) -> None:
+    target = tmp_path / "growth.json"
+    _quick("tests.bench.growth", target)
+    results = json.loads(target.read_text())["results"]
+    assert set(results["concurrent clients"]) == {"1 clients", "4 clients"}
+    assert set(results["files in /out"]) == {"0 files in /out", "10 files in /out"}
+    assert set(results["past transactions"]) == {"0 past transactions", "10 past transactions"}
+    assert all(value > 0 for rows in results.values() for row in rows.values() for value in row["ms/upload"])
