@@ -356,7 +356,7 @@ def test_a_backend_response_reaches_out_through_the_http_adapter_pod(deployed: D
     _upload(deployed, tmp_path, "tax-reports", txid, "<report>pods</report>\n")
     _status(deployed, f"status_tax-reports_{txid}.xml", 3)
     listing = _curl(deployed, "/%2Fout/", "--list-only")
-    assert f"response_tax-reports_{txid}_receipt.xml" in listing.stdout.split(), listing.stdout
+    assert f"response_tax-reports_{txid}~receipt.xml" in listing.stdout.split(), listing.stdout
 
 
 def test_the_charts_own_helm_test_pod_passes(deployed: Deployment) -> None:
@@ -387,7 +387,8 @@ def test_sigterm_drains_the_pods_like_kubernetes(deployed: Deployment, tmp_path:
         text=True,
     )
     spool = deployed.volume / "spool"
-    _wait(lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/payload")), 60, "the upload under way")
+    # A payload arrives as spool/<shard>/<gateway_txid>/.tmp-payload and becomes payload at its 226.
+    _wait(lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/*/*payload")), 60, "the upload under way")
     container = deployed.container(ingress)
     sent = time.monotonic()
     # `podman stop` sends SIGTERM and waits up to the grace period before SIGKILL, like the kubelet.
