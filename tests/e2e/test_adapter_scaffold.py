@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.broker import private_vhost
 from tests.support.clients import ClientCert, curl, wait_for_status
 from tests.support.gateway import Gateway
 from tests.support.ports import free_port
@@ -74,21 +75,23 @@ def test_the_router_checks_the_new_adapters_options(clone: Path, tmp_path: Path)
     assert "folder_typo: Extra inputs are not permitted" in refused.stderr
 
 
-def test_an_upload_reaches_the_new_adapter_end_to_end(clone: Path, tmp_path: Path, pki: Path, amqp_url: str) -> None:
+def test_an_upload_reaches_the_new_adapter_end_to_end(clone: Path, tmp_path: Path, pki: Path) -> None:
     backend = tmp_path / "backend"
     backend.mkdir()
     routes = {"routes": {"drop": {"adapter": NAME, "options": {"folder": str(backend)}}}}
-    gw = Gateway(tmp_path / "gw", pki, amqp_url, routes=routes, adapters=(NAME,), bin_dir=clone / ".venv/bin")
-    try:
-        gw.start()
-        txid = f"drop-{uuid.uuid4().hex[:8]}.xml"
-        source = tmp_path / txid
-        source.write_bytes(b"<report>scaffolded</report>\n")
-        upload = curl(gw.ftps_port, pki, ClientCert.from_pki(pki, "employee"), "/drop/", "-T", str(source))
-        assert upload.returncode == 0, upload.stderr
-        status = wait_for_status(gw.out_dir("company/30808460"), f"status_drop_{txid}.xml", 2, timeout=60)
-    finally:
-        gw.stop()
+    # A vhost of its own: the session's gateway would otherwise consume this gateway's uploads.
+    with private_vhost() as amqp_url:
+        gw = Gateway(tmp_path / "gw", pki, amqp_url, routes=routes, adapters=(NAME,), bin_dir=clone / ".venv/bin")
+        try:
+            gw.start()
+            txid = f"drop-{uuid.uuid4().hex[:8]}.xml"
+            source = tmp_path / txid
+            source.write_bytes(b"<report>scaffolded</report>\n")
+            upload = curl(gw.ftps_port, pki, ClientCert.from_pki(pki, "employee"), "/drop/", "-T", str(source))
+            assert upload.returncode == 0, upload.stderr
+            status = wait_for_status(gw.out_dir("company/30808460"), f"status_drop_{txid}.xml", 2, timeout=60)
+        finally:
+            gw.stop()
     gateway_txid = status.findtext("GatewayTransactionID")
     assert [p.name for p in backend.iterdir()] == [f"{gateway_txid}_{txid}"]
     assert (backend / f"{gateway_txid}_{txid}").read_bytes() == source.read_bytes()
