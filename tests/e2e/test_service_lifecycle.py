@@ -231,7 +231,10 @@ def test_sigterm_lets_a_running_upload_finish_refuses_new_logins_and_exits_0(
         text=True,
     )  # fmt: skip
     spool = lifecycle.data_dir / "spool"
-    _wait_until(lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/payload")), 30, "the upload under way")
+    # A payload arrives as spool/<shard>/<gateway_txid>/.tmp-payload and becomes payload at its 226.
+    _wait_until(
+        lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/*/*payload")), 30, "the upload under way"
+    )
     sent = time.monotonic()
     ingress.send_signal(signal.SIGTERM)
     time.sleep(0.5)
