@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -98,3 +99,21 @@ def sent_before(accepted: events_pb2.StatusEvent) -> events_pb2.StatusEvent:
     sent.ClearField("error")
     sent.response_file = ""
     return sent
+
+
+def upload_from_status(event: events_pb2.StatusEvent, **fields: Any) -> events_pb2.UploadReceived:
+    """The upload a status event belongs to: every status event carries its sender, names, size and hash.
+
+    ``fields`` adds what only the caller knows (a new event id, the spool path, the replica).
+    """
+    return events_pb2.UploadReceived(
+        gateway_txid=event.gateway_txid,
+        sender=event.sender,
+        service=event.service,
+        ftp_txid=event.ftp_txid,
+        file_name=event.file_name,
+        received_at=event.received_at,
+        size=event.size,
+        sha256=event.sha256,
+        **fields,
+    )

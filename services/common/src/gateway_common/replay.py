@@ -24,7 +24,7 @@ from typing import Any
 import aio_pika
 import aio_pika.abc
 
-from gateway_common.events import GATEWAY_TXID, new_id
+from gateway_common.events import GATEWAY_TXID, new_id, upload_from_status
 from gateway_common.messaging import QUEUE_PARKED, RK_UPLOAD, Bus, resend
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.settings import ServiceSettings
@@ -107,18 +107,8 @@ def upload_of(layout: StorageLayout, gateway_txid: str) -> events_pb2.UploadRece
     payload = layout.find_spool_txn(gateway_txid) / "payload"
     if not payload.is_file():
         raise LookupError(f"the payload of {gateway_txid} is no longer in the spool")
-    return events_pb2.UploadReceived(
-        event_id=new_id(),
-        gateway_txid=gateway_txid,
-        sender=first.sender,
-        service=first.service,
-        ftp_txid=first.ftp_txid,
-        file_name=first.file_name,
-        spool_path=layout.relative(payload),
-        size=first.size,
-        sha256=first.sha256,
-        received_at=first.received_at,
-        ingress_node="gateway-replay",
+    return upload_from_status(
+        first, event_id=new_id(), spool_path=layout.relative(payload), ingress_node="gateway-replay"
     )
 
 

@@ -25,7 +25,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from gateway_common.events import GATEWAY_TXID, status_event
+from gateway_common.events import GATEWAY_TXID, status_event, upload_from_status
 from gateway_common.logging import get_logger
 from gateway_common.naming import Naming
 from gateway_common.proto.gateway.v1 import events_pb2
@@ -50,17 +50,7 @@ def _transaction(writer: StatusWriter, gateway_txid: str) -> events_pb2.UploadRe
     history = writer.ledger.history(gateway_txid) if GATEWAY_TXID.fullmatch(gateway_txid) else []
     if not history:
         raise HTTPException(404, f"no transaction {gateway_txid!r}: use the X-Gateway-Transaction-Id of a delivery")
-    first = history[0]
-    return events_pb2.UploadReceived(
-        gateway_txid=first.gateway_txid,
-        sender=first.sender,
-        service=first.service,
-        ftp_txid=first.ftp_txid,
-        file_name=first.file_name,
-        received_at=first.received_at,
-        size=first.size,
-        sha256=first.sha256,
-    )
+    return upload_from_status(history[0])
 
 
 def mount_responses(app: FastAPI, api: Outbound, writer: StatusWriter) -> None:

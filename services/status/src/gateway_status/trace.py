@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-from gateway_common.events import GATEWAY_TXID, XML_CODE
+from gateway_common.events import GATEWAY_TXID, XML_CODE, upload_from_status
 from gateway_common.messaging import QUEUE_PARKED, PoisonMessage, decode
 from gateway_common.naming import Naming
 from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
@@ -263,17 +263,7 @@ def _upload_of(
         since = datetime.fromtimestamp(pending[1], UTC)
         result.steps.append(Step(since, "outbox", "waiting in the ingress outbox for the broker's confirm"))
     elif history:
-        first = history[0]
-        upload = events_pb2.UploadReceived(
-            gateway_txid=gateway_txid,
-            sender=first.sender,
-            service=first.service,
-            ftp_txid=first.ftp_txid,
-            file_name=first.file_name,
-            size=first.size,
-            sha256=first.sha256,
-            received_at=first.received_at,
-        )
+        upload = upload_from_status(history[0])
         result.notes.append("no upload record: client address and receiving replica unknown")
     else:
         raise NotFound(f"nothing is known of transaction {gateway_txid} (never uploaded, or past retention)")
