@@ -36,7 +36,8 @@ def main() -> None:
                 sample = w.small_files(peer, w.Client(work / "pki"), small, args.clients, args.files)
             uploads = args.clients * args.files
             print(
-                f"{uploads} uploads: wall {sample.wall:.2f} s, gateway CPU {1000 * sample.cpu / uploads:.1f} ms/upload"
+                f"{uploads} uploads: wall {sample.wall:.2f} s, gateway CPU {1000 * sample.cpu / uploads:.1f} ms/upload,"
+                f" ingress CPU {1000 * sample.ftp_cpu / uploads:.1f} ms/upload"
             )
             print_profile(outputs)
         finally:

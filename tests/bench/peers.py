@@ -38,6 +38,9 @@ class Peer(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def pids(self) -> list[int]: ...
+    def ftp_pids(self) -> list[int]:
+        """The FTP server's process tree only: the gateway's ingress; the whole peer for the others."""
+
     def clear(self) -> None:
         """Remove what earlier workloads left (uploads, status files) so rounds start alike."""
 
@@ -116,6 +119,9 @@ class GatewayPeer:
     def pids(self) -> list[int]:
         return [self.running.procs[service].pid for service in SERVICES]
 
+    def ftp_pids(self) -> list[int]:
+        return [self.running.procs["ingress"].pid]
+
     def clear(self) -> None:
         # A client downloads and deletes its status files; /out growing across rounds would
         # make later rounds slower than earlier ones (see the README's growth table).
@@ -157,6 +163,9 @@ class _ServerProcess:
 
     def pids(self) -> list[int]:
         return [self.proc.pid] if self.proc else []
+
+    def ftp_pids(self) -> list[int]:
+        return self.pids()
 
 
 @dataclass

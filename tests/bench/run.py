@@ -103,7 +103,7 @@ def run(plan: Plan, work: Path, after_round: Callable[[Results], None]) -> Resul
                     extra = "  ".join(f"{key} {value:.2f}" for key, value in sample.extra.items())
                     print(
                         f"round {round_no + 1}/{plan.rounds}  {name:<28} {peer.name:<8} "
-                        f"wall {sample.wall:8.3f} s  cpu {sample.cpu:8.3f} s  {extra}",
+                        f"wall {sample.wall:8.3f} s  cpu {sample.cpu:8.3f} s  ftp cpu {sample.ftp_cpu:8.3f} s  {extra}",
                         flush=True,
                     )
             after_round(results)  # a run cut short keeps its finished rounds
@@ -124,8 +124,7 @@ def summary(results: Results) -> dict[str, dict[str, dict[str, float]]]:
     """Per workload and metric: each peer's median/min/max and the gateway's per-round ratios."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for workload, by_peer in results.items():
-        metrics = ["wall", "cpu", *by_peer["gateway"][0].extra]
-        for metric in metrics:
+        for metric in _metrics(by_peer):
             row: dict[str, float] = {}
             per_peer = {peer: [_value(s, metric) for s in samples] for peer, samples in by_peer.items()}
             for peer, values in per_peer.items():
@@ -146,8 +145,16 @@ def summary(results: Results) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
+# Metrics that every sample has, in seconds; the workloads' own figures follow them.
+SECONDS = {"wall": "wall", "cpu": "cpu", "ftp server cpu": "ftp_cpu"}
+
+
+def _metrics(by_peer: dict[str, list[w.Sample]]) -> list[str]:
+    return [*SECONDS, *by_peer["gateway"][0].extra]
+
+
 def _value(sample: w.Sample, metric: str) -> float:
-    return sample.wall if metric == "wall" else sample.cpu if metric == "cpu" else sample.extra[metric]
+    return float(getattr(sample, SECONDS[metric])) if metric in SECONDS else sample.extra[metric]
 
 
 def table(results: Results) -> str:
@@ -155,8 +162,8 @@ def table(results: Results) -> str:
     header = ["workload", "metric", *peers, "gateway/stock", "gateway/vsftpd"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload, by_peer in results.items():
-        for metric in ["wall", "cpu", *by_peer["gateway"][0].extra]:
-            unit = " s" if metric in ("wall", "cpu") else ""
+        for metric in _metrics(by_peer):
+            unit = " s" if metric in SECONDS else ""
             cells = [workload, metric]
             values = {p: [_value(s, metric) for s in by_peer[p]] for p in peers if p in by_peer}
             cells += [_spread(values[p], unit) if p in values else "" for p in peers]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench.procs import TICKS
+
 pytestmark = pytest.mark.e2e
 
 
@@ -31,9 +33,16 @@ def test_quick_bench_measures_every_workload_on_every_peer(tmp_path: Path) -> No
         for peer, rounds in by_peer.items():
             assert len(rounds) == 1
             assert rounds[0]["wall"] > 0, (workload, peer)
+            # The FTP server's own CPU: the ingress is part of the gateway (read a moment apart,
+            # so within a clock tick); the others are all server.
+            if peer == "gateway":
+                assert 0 <= rounds[0]["ftp_cpu"] <= rounds[0]["cpu"] + 1 / TICKS, workload
+            else:
+                assert rounds[0]["ftp_cpu"] == rounds[0]["cpu"], (workload, peer)
     latency = samples["226 -> status code 2"]["gateway"][0]["extra"]
     assert 0 < latency["p50 ms"] <= latency["max ms"]
     assert "| 1 file of 1 MiB | wall |" in result.stdout
+    assert "| 1 file of 1 MiB | ftp server cpu |" in result.stdout
 
 
 def test_quick_growth_bench_measures_every_level(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The bench's workloads, driven with real clients: curl for uploads, Python's ssl for idle sessions.
 
 Each workload returns a Sample: wall seconds as the clients saw them, server CPU seconds over
-the peer's whole process tree (for the gateway: until every upload has its final status), and
-workload-specific figures. Workloads assert that every upload arrived; a bench that counts
+the peer's whole process tree (for the gateway: until every upload has its final status), the
+CPU seconds of its FTP server alone (the gateway's ingress; for the others the same as server
+CPU), and workload-specific figures. Workloads assert that every upload arrived; a bench that counts
 failed uploads as fast ones would flatter the loser.
 """
 
@@ -36,7 +37,25 @@ TLS_MAX = os.environ.get("BENCH_TLS_MAX", "1.2")
 class Sample:
     wall: float
     cpu: float
+    ftp_cpu: float
     extra: dict[str, float] = field(default_factory=dict)
+
+
+class _Cpu:
+    """CPU seconds a peer spends from now on: all its processes, and its FTP server's alone."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self.before = self._now()
+
+    def _now(self) -> tuple[float, float]:
+        whole = cpu_seconds(self.peer.pids())
+        # One reading where the FTP server is the whole peer, so that the two figures are equal there.
+        return whole, whole if self.peer.ftp_pids() == self.peer.pids() else cpu_seconds(self.peer.ftp_pids())
+
+    def spent(self) -> tuple[float, float]:
+        (whole, ftp), (whole_before, ftp_before) = self._now(), self.before
+        return whole - whole_before, ftp - ftp_before
 
 
 @dataclass(frozen=True)
@@ -108,7 +127,7 @@ class _PeakMemory(threading.Thread):
 def measure(peer: Peer, work: Callable[[], list[str]]) -> Sample:
     """Run ``work`` (which returns the uploaded names); wall until it returns, CPU until settled."""
     os.sync()  # no dirty pages of the previous workload throttle this one's writes
-    cpu_before = cpu_seconds(peer.pids())
+    cpu = _Cpu(peer)
     memory = _PeakMemory(peer.pids())
     memory.start()
     started = time.perf_counter()
@@ -116,7 +135,7 @@ def measure(peer: Peer, work: Callable[[], list[str]]) -> Sample:
     wall = time.perf_counter() - started
     grown = memory.growth()
     _settled(peer, names)
-    return Sample(wall, cpu_seconds(peer.pids()) - cpu_before, {"peak +MiB": grown / (1 << 20)})
+    return Sample(wall, *cpu.spent(), {"peak +MiB": grown / (1 << 20)})
 
 
 def large_file(peer: Peer, client: Client, payload: Path) -> Sample:
@@ -177,7 +196,7 @@ def new_connections(peer: Peer, client: Client, payload: Path, connections: int)
 def status_latency(peer: GatewayPeer, client: Client, payload: Path, uploads: int) -> Sample:
     """Sequential uploads; the time from curl's exit (after 226) until the status file says code 2."""
     samples = []
-    cpu_before = cpu_seconds(peer.pids())
+    cpu = _Cpu(peer)
     started = time.perf_counter()
     for _ in range(uploads):
         name = f"lat-{uuid.uuid4().hex[:12]}"
@@ -193,7 +212,7 @@ def status_latency(peer: GatewayPeer, client: Client, payload: Path, uploads: in
     samples.sort()
     return Sample(
         time.perf_counter() - started,
-        cpu_seconds(peer.pids()) - cpu_before,
+        *cpu.spent(),
         {"p50 ms": 1000 * samples[len(samples) // 2], "max ms": 1000 * samples[-1]},
     )
 
@@ -207,7 +226,7 @@ def idle_sessions(peer: Peer, client: Client, sessions: int) -> Sample:
     if TLS_MAX == "1.2":
         context.maximum_version = ssl.TLSVersion.TLSv1_2
     before = pss_bytes(peer.pids())
-    cpu_before = cpu_seconds(peer.pids())
+    cpu = _Cpu(peer)
     opened: list[ftplib.FTP_TLS] = []
     started = time.perf_counter()
     try:
@@ -220,11 +239,11 @@ def idle_sessions(peer: Peer, client: Client, sessions: int) -> Sample:
         wall = time.perf_counter() - started
         time.sleep(1)  # let the servers finish their per-session work before reading memory
         after = pss_bytes(peer.pids())
-        cpu = cpu_seconds(peer.pids()) - cpu_before
+        spent = cpu.spent()
     finally:
         for session in opened:
             try:
                 session.quit()
             except (OSError, EOFError, ftplib.Error):
                 session.close()
-    return Sample(wall, cpu, {"KiB/session": (after - before) / sessions / 1024})
+    return Sample(wall, *spent, {"KiB/session": (after - before) / sessions / 1024})
