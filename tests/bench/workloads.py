@@ -165,9 +165,13 @@ def small_files(peer: Peer, client: Client, payload: Path, clients: int, files: 
             )
             configs.append(config)
 
+        # --fail-early: curl's exit code is otherwise the last upload's, and a refused one in the
+        # middle (a 425 when another process holds the passive ports) only shows as a missing status.
+        command = [*client.curl_args(), "--fail-early", "--config"]
+
         def work() -> list[str]:
             with ThreadPoolExecutor(clients) as pool:
-                for done in pool.map(lambda cfg: _run([*client.curl_args(), "--config", str(cfg)], 900), configs):
+                for done in pool.map(lambda cfg: _run([*command, str(cfg)], 900), configs):
                     del done
             return [f"s{run}-{c}-{f}" for c in range(clients) for f in range(files)]
 
