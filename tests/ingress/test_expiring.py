@@ -5,6 +5,8 @@ from __future__ import annotations
 from gateway_ingress.expiring import ExpiringCertificates
 from prometheus_client import REGISTRY
 
+from tests.support.clock import Clock
+
 DAY = 86400.0
 
 
@@ -13,14 +15,6 @@ def _counts() -> dict[str, float]:
         label: REGISTRY.get_sample_value("gateway_client_certificates_expiring", {"within_days": label}) or 0.0
         for label in ("7", "14", "30", "60", "+Inf")
     }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_buckets_are_cumulative_and_follow_the_clock() -> None:

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +31,8 @@ class RecentUploads:
         self.grace = grace
         self.directory = directory
         self.clock = clock
-        self._entries: dict[str, tuple[int, float, float]] = {}
+        # In order of expiry (every entry is kept for the same grace): pruning looks at expired ones only.
+        self._entries: OrderedDict[str, tuple[int, float, float]] = OrderedDict()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recent")
 
     def add(self, path: str, size: int, mtime: float) -> None:
@@ -38,18 +40,24 @@ class RecentUploads:
             self._prune()
             entry = (size, mtime, self.clock() + self.grace)
             self._entries[path] = entry
+            self._entries.move_to_end(path)
             if self.directory is not None:
                 self._writer.submit(self._store, path, entry)
 
     def get(self, path: str) -> tuple[int, float] | None:
         """(size, mtime) of a recent upload at ``path`` (a filesystem path inside a tenant root)."""
         self._prune()
-        entry = self._entries.get(path) or self._load(path)
+        entry = self._entries.get(path)
+        if entry is None or entry[2] <= self.clock():  # a clock set back can leave one behind
+            entry = self._load(path)
         return None if entry is None else (entry[0], entry[1])
 
     def _prune(self) -> None:
         now = self.clock()
-        for path in [p for p, (_, _, expires) in self._entries.items() if expires <= now]:
+        while self._entries:
+            path, (_, _, expires) = next(iter(self._entries.items()))
+            if expires > now:
+                return
             del self._entries[path]
 
     def _record(self, path: str) -> Path:
