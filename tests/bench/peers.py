@@ -102,8 +102,11 @@ class GatewayPeer:
             amqp_url,
             passive_ports=free_port_range(PASSIVE_PORTS),
             # 300 idle sessions from one address, and the status files of a whole workload in /out.
+            # 16 clients from one address may all wait for their data connection at once (curl's
+            # one-second stall after 229): more than the default 10 passive ports per address.
             extra_env={
                 "GATEWAY_MAX_CONNECTIONS_PER_IP": "1000",
+                "GATEWAY_MAX_PASSIVE_LISTENERS_PER_IP": "1000",
                 "GATEWAY_MAX_CONNECTIONS": "1000",
                 "GATEWAY_OUT_QUOTA_BYTES": str(1 << 30),
                 "GATEWAY_LOG_LEVEL": "WARNING",
