@@ -166,7 +166,8 @@ def small_files(peer: Peer, client: Client, payload: Path, clients: int, files: 
             configs.append(config)
 
         # --fail-early: curl's exit code is otherwise the last upload's, and a refused one in the
-        # middle (a 425 when another process holds the passive ports) only shows as a missing status.
+        # middle (a 425 when the client address holds too many passive ports) only shows as a
+        # missing status after _settled's timeout.
         command = [*client.curl_args(), "--fail-early", "--config"]
 
         def work() -> list[str]:
