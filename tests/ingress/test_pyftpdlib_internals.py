@@ -8,6 +8,8 @@ adapter uses, and no other ingress module may name any of them.
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import io
 import re
 import socket
@@ -101,6 +103,36 @@ def test_no_other_ingress_module_names_them() -> None:
                     for word in re.findall(r"\w+", token.string)
                     if word in names
                 ]
+    assert found == [], "pyftpdlib's private names outside pyftpdlib_internals.py"
+
+
+def pyftpdlib_private_names(kind: type) -> set[str]:
+    """Private names that the pyftpdlib (and asyncore) classes among ``kind``'s ancestors define or use."""
+    names: set[str] = set()
+    for base in kind.__mro__:
+        if base.__module__.split(".")[0] in ("pyftpdlib", "asyncore", "asynchat"):
+            names |= set(re.findall(r"\b_[a-z]\w*", inspect.getsource(base)))
+    return names
+
+
+def test_no_ingress_class_on_pyftpdlib_names_its_private_names() -> None:
+    # Catches what the list above cannot: a private name of pyftpdlib's used for the first time
+    # outside the adapter, or a private name of ours that silently replaces one of pyftpdlib's.
+    found = []
+    for path in sorted(ADAPTER.parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+        if path == ADAPTER or not classes:
+            continue
+        module = importlib.import_module(f"gateway_ingress.{path.stem}")
+        for node in classes:
+            theirs = pyftpdlib_private_names(getattr(module, node.name))
+            ours = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+            ours |= {n.name for n in ast.walk(node) if isinstance(n, ast.FunctionDef)}
+            ours |= {
+                n.target.id for n in ast.walk(node) if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+            }
+            found += [f"{path.name}: {node.name}.{name}" for name in sorted(ours & theirs)]
     assert found == [], "pyftpdlib's private names outside pyftpdlib_internals.py"
 
 
