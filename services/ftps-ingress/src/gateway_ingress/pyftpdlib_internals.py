@@ -28,18 +28,21 @@ _CLOSING_REPLY = "_gateway_resp"
 
 
 class ChannelState:
-    """For pyftpdlib's channels (AsyncChat subclasses)."""
+    """For pyftpdlib's channels (AsyncChat subclasses), which keep private whether close() has run."""
 
     _closed: bool
 
     @property
     def is_closed(self) -> bool:
-        """Whether close() has run: asyncore's ``connected`` is also False before a socket connects."""
+        """Whether close() has run: late replies and callbacks must leave the channel alone.
+
+        asyncore's ``connected`` is no substitute: it is also False before a socket connects.
+        """
         return self._closed
 
 
 class TLSState:
-    """For pyftpdlib's TLS channels (SSLConnectionMixin): where the TLS handshake stands."""
+    """For pyftpdlib's TLS channels (SSLConnectionMixin), which keep where the TLS handshake stands private."""
 
     _ssl_requested: bool
     _ssl_accepting: bool
@@ -47,17 +50,17 @@ class TLSState:
 
     @property
     def tls_requested(self) -> bool:
-        """TLS was started on this connection (AUTH TLS, or PROT P for data); the handshake may still run."""
+        """TLS was started (AUTH TLS; PROT P for data): plaintext sent after AUTH TLS is dropped, data waits."""
         return self._ssl_requested
 
     @property
     def tls_handshaking(self) -> bool:
-        """The TLS handshake is under way: nobody can read a reply yet."""
+        """The TLS handshake is under way: nobody can read a reply yet, so timeouts close without one."""
         return self._ssl_accepting
 
     @property
     def tls_established(self) -> bool:
-        """The TLS handshake completed and no shutdown has begun."""
+        """The handshake completed and no shutdown began: USER/PASS need it, data may move only then."""
         return self._ssl_established
 
 
@@ -76,17 +79,17 @@ class ControlInternals(ChannelState, TLSState, TLS_FTPHandler):  # type: ignore[
 
     @property
     def data_protected(self) -> bool:
-        """PROT P is in force: data connections will use TLS."""
+        """PROT P is in force: the gateway refuses PASV/EPSV/PORT/EPRT before it, with its own reply."""
         return self._prot
 
     @property
     def transfer_type(self) -> str:
-        """The TYPE in force: "a" (ASCII) or "i" (binary)."""
+        """The TYPE in force, "a" or "i": SIZE after an upload and STOR's receiving depend on it."""
         return self._current_type
 
     @property
     def restart_position(self) -> int:
-        """The offset of the last REST, which pyftpdlib applies to the next STOR or RETR."""
+        """The offset of a REST that pyftpdlib would apply to the next transfer: STOR refuses it and clears it."""
         return self._restart_position
 
     @restart_position.setter
@@ -95,7 +98,8 @@ class ControlInternals(ChannelState, TLSState, TLS_FTPHandler):  # type: ignore[
 
     @property
     def pending_receive(self) -> tuple[Any, str] | None:
-        """(file, command) of an upload waiting for its data connection; pyftpdlib starts it on connect."""
+        """(file, command) of an upload waiting for its data connection, which pyftpdlib starts on connect:
+        STOR queues its spool writer here, ABOR and a passive timeout end it."""
         return self._in_dtp_queue
 
     @pending_receive.setter
@@ -104,38 +108,40 @@ class ControlInternals(ChannelState, TLSState, TLS_FTPHandler):  # type: ignore[
 
     @property
     def extra_features(self) -> list[str]:
-        """The FEAT lines pyftpdlib adds to its command list (AUTH TLS, PBSZ, PROT); the list itself,
-        so a session can add its own."""
+        """The FEAT lines pyftpdlib adds to its command list (AUTH TLS, PBSZ, PROT): FEAT lists them;
+        the list itself, so that a session adds HASH to it."""
         return self._extra_feats
 
     @property
     def available_facts(self) -> list[str]:
-        """MLST facts this server can give."""
+        """MLST facts this server can give: FEAT lists them."""
         return self._available_facts
 
     @property
     def current_facts(self) -> list[str]:
-        """MLST facts selected (OPTS MLST) for this session."""
+        """MLST facts selected for this session (OPTS MLST): FEAT marks them."""
         return self._current_facts
 
     def buffer_command_bytes(self, data: bytes) -> int:
         """Add received bytes to the command line being read; the line's length so far.
 
-        collect_incoming_data replaces pyftpdlib's, which keeps the line in these two attributes.
+        The gateway's collect_incoming_data (its own line limit) replaces pyftpdlib's, which keeps
+        the line in two private attributes that found_terminator reads.
         """
         self._in_buffer.append(data)
         self._in_buffer_len += len(data)
         return self._in_buffer_len
 
     def discard_command_buffer(self) -> None:
-        """Forget the command line read so far."""
+        """Forget the command line read so far: an overlong line, or plaintext that came with AUTH TLS."""
         self._in_buffer, self._in_buffer_len = [], 0
 
     def close_connecting_data_channel(self) -> None:
-        """Close the passive listener or active connector still waiting for a data connection."""
+        """Close the passive listener or active connector still waiting for a connection (ABOR of a waiting STOR)."""
         self._shutdown_connecting_dtp()
 
-    # PASV and EPSV (PORT and EPRT) end in one private method each, after pyftpdlib's checks.
+    # PASV and EPSV (PORT and EPRT) end in one private method each, after pyftpdlib's checks: the one
+    # place to refuse a listener (passive.py) or a foreign address, with the gateway's reply.
     def _make_epasv(self, extmode: bool = False) -> None:
         self.open_passive_listener(extmode)
 
@@ -170,7 +176,7 @@ class DataInternals(ChannelState, TLSState, TLS_DTPHandler):  # type: ignore[mis
         self.__dict__[_CLOSING_REPLY] = self.reply_on_close(value)
 
     def reply_on_close(self, reply: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Hook: the (reply, log function) close() is to send, or () for none; may change or withhold it."""
+        """Hook: the (reply, log function) close() is to send, or () for none: an upload's 226 waits until durable."""
         return reply
 
     def set_reply_on_close(self, reply: tuple[Any, ...]) -> None:
@@ -179,11 +185,12 @@ class DataInternals(ChannelState, TLSState, TLS_DTPHandler):  # type: ignore[mis
 
     @property
     def tls_closing(self) -> bool:
-        """Our TLS close_notify is being sent."""
+        """Our close_notify is under way: a data timeout then ends the channel even if bytes moved."""
         return self._ssl_closing
 
     def moved_since_last_check(self) -> bool:
-        """Whether bytes moved since the last call (pyftpdlib's stall check in handle_timeout)."""
+        """Whether bytes moved since the last call: pyftpdlib's stall check, kept private, for the gateway's
+        handle_timeout, which replaces pyftpdlib's to send its own reply."""
         if self.get_transmitted_bytes() > self._lastdata:
             self._lastdata = self.get_transmitted_bytes()
             return True
@@ -231,6 +238,7 @@ class LoopMember:
     _fileno: int
 
     def join_loop(self, ioloop: IOLoop, fileno: int, events: int) -> None:
+        """Register for ``events`` on ``fileno``."""
         self._fileno = fileno
         ioloop.register(fileno, self, events)
 
