@@ -180,9 +180,17 @@ class StorageLayout:
         """Where a new reservation of ``ftp_txid`` is created (its shard)."""
         return in_shard(self.txid_dir / tenant / service, ftp_txid, ftp_txid)
 
+    def flat_reservation(self, tenant: str, service: str, ftp_txid: str) -> Path:
+        """Where a reservation written before sharding lies: beside the shard folders, so only a
+        file there is one (an id of three hex digits names a shard folder too)."""
+        return self.txid_dir / tenant / service / ftp_txid
+
     def find_reservation(self, tenant: str, service: str, ftp_txid: str) -> Path | None:
         """The reservation of ``ftp_txid``, sharded or written before sharding, if any."""
-        return find_sharded(self.txid_dir / tenant / service, ftp_txid, ftp_txid)
+        for path in (self.reservation(tenant, service, ftp_txid), self.flat_reservation(tenant, service, ftp_txid)):
+            if path.is_file():
+                return path
+        return None
 
 
 def out_usage(out: Path) -> int:
