@@ -10,14 +10,14 @@
 <data_dir>/recent/<shard>/<key>                      SIZE/MDTM answers for uploads that just left
 <data_dir>/tenants/<tenant>/out/                     what clients download: status and response files
 <data_dir>/audit/out-deletes-<YYYY-MM-DD>.jsonl      append-only record of files clients deleted from /out
-<data_dir>/outbound/<backend>/<key>.json             what a backend pushed under each Idempotency-Key
-<data_dir>/responses/<backend>/<key>.json            what a backend answered under each Idempotency-Key
+<data_dir>/outbound/<backend>/<shard>/<key>.json     what a backend pushed under each Idempotency-Key
+<data_dir>/responses/<backend>/<shard>/<key>.json    what a backend answered under each Idempotency-Key
 
 <shard> is the first SHARD_DIGITS hex digits of the gateway id (random) or of the SHA-256 of
 a client-chosen name, so no folder grows with the number of transactions: 4096 shards hold a
 few hundred entries each per million items kept. Data written before sharding sits one level
 up (``spool/<gateway_txid>``, ``ledger/<gateway_txid>.pb``, ``txids/<tenant>/<service>/<id>``,
-``audit/out-deletes.jsonl``); it is read where it is and swept like the rest.
+``outbound/<backend>/<key>.json``, ``audit/out-deletes.jsonl``); it is read where it is and swept like the rest.
 """
 
 from __future__ import annotations
