@@ -1,0 +1,150 @@
+"""login.py: the certificate is the identity; PASS is answered by the certificate's validity alone."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gateway_ingress import replies
+from gateway_ingress.certificates import CertificateValidator, build_validator
+from gateway_ingress.login import LoginRefused, authenticate
+from gateway_ingress.settings import IngressSettings
+from gateway_ingress.tls import build_context
+from OpenSSL import SSL
+
+from tests.support.ftps import Control
+from tests.support.ingress import Ingress, running_ingress
+
+
+def _settings(pki: Path) -> IngressSettings:
+    return IngressSettings(
+        tls_cert_file=pki / "server.pem",
+        tls_key_file=pki / "server.key",
+        client_ca_file=pki / "client-ca.pem",
+        crl_files=[pki / "crl-bundle.pem"],
+        crl_fetch=False,
+    )
+
+
+def _handshake(pki: Path, client: str | None) -> SSL.Connection:
+    """The server end of a real TLS handshake over a socketpair, the client presenting ``client``'s certificate."""
+    server_sock, client_sock = socket.socketpair()
+    server_sock.setblocking(False)
+    client_sock.setblocking(False)
+    server = SSL.Connection(build_context(_settings(pki)), server_sock)
+    server.set_accept_state()
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    if client is not None:
+        context.use_certificate_chain_file(str(pki / "clients" / f"{client}.pem"))
+        context.use_privatekey_file(str(pki / "clients" / f"{client}.key"))
+    peer = SSL.Connection(context, client_sock)
+    peer.set_connect_state()
+    for _ in range(20):  # one thread drives both ends: alternate until neither waits for the other
+        done = True
+        for end in (peer, server):
+            try:
+                end.do_handshake()
+            except SSL.WantReadError:
+                done = False
+        if done:
+            break
+    return server
+
+
+@pytest.fixture(scope="module")
+def validator(demo_pki: Path) -> CertificateValidator:
+    return build_validator(_settings(demo_pki))
+
+
+def test_authenticate_names_the_certificates_identity(
+    demo_pki: Path, validator: CertificateValidator, demo_index: dict[str, dict[str, Any]]
+) -> None:
+    accepted = authenticate(_handshake(demo_pki, "employee"), validator)
+    assert accepted.identity.serial_number == demo_index["employee"]["serial_number"]
+    assert accepted.identity.tenant == "company/30808460"
+
+
+def test_authenticate_refuses_a_plain_connection_and_a_missing_certificate(
+    demo_pki: Path, validator: CertificateValidator
+) -> None:
+    with pytest.raises(LoginRefused) as plain:
+        authenticate(socket.socket(), validator)
+    assert plain.value.reason == "no_tls"
+    with pytest.raises(LoginRefused) as anonymous:
+        authenticate(_handshake(demo_pki, None), validator)
+    assert anonymous.value.reason == "no_certificate"
+    assert "client certificate is required" in anonymous.value.detail
+
+
+@pytest.mark.parametrize("name", ["revoked", "expired", "foreign-ca", "wrong-policy"])
+def test_authenticate_says_why_a_certificate_is_refused(
+    demo_pki: Path, validator: CertificateValidator, demo_index: dict[str, dict[str, Any]], name: str
+) -> None:
+    with pytest.raises(LoginRefused) as refused:
+        authenticate(_handshake(demo_pki, name), validator)
+    reason = demo_index[name]["reason"]
+    assert refused.value.reason == reason
+    assert refused.value.detail.startswith(f"Your certificate was refused ({reason}): ")
+
+
+def test_login_lands_in_the_login_folder_with_the_permitted_service_folders(
+    ingress: Ingress, demo_index: dict[str, dict[str, Any]]
+) -> None:
+    control = ingress.control(None)
+    control.secure(ingress.pki, ingress.cert("function"))
+    assert control.send("USER anything").startswith("331")
+    welcome = control.send("PASS anything")
+    assert welcome.strip() == f"230 {replies.LOGGED_IN.text.format(name=demo_index['function']['common_name'])}"
+    home = f"/FID-{demo_index['function']['subject_id']}"
+    assert control.send("PWD").startswith(f'257 "{home}"')
+    folders = ingress.tenant_root("company/30808460") / home.lstrip("/")
+    assert sorted(p.name for p in folders.iterdir()) == ["companies-only", "heartbeat", "small-files", "tax-reports"]
+    control.close()
+
+
+def test_a_personal_certificate_sees_only_the_services_it_may_use(
+    ingress: Ingress, demo_index: dict[str, dict[str, Any]]
+) -> None:
+    session = ingress.client("personal")
+    assert session.pwd() == "/"
+    assert sorted(session.nlst()) == ["heartbeat", "out", "small-files", "tax-reports"]
+    session.quit()
+    root = ingress.tenant_root(f"personal/{demo_index['personal']['subject_id']}")
+    assert not (root / "companies-only").exists()
+
+
+def test_pass_before_user_and_twice_get_their_replies(ingress: Ingress) -> None:
+    control = ingress.control(None)
+    control.secure(ingress.pki, ingress.cert("employee"))
+    assert control.send("PASS x").strip() == replies.USER_FIRST()
+    assert control.send("USER x").startswith("331")
+    assert control.send("PASS x").startswith("230")
+    assert control.send("PASS x").strip() == replies.ALREADY_LOGGED_IN()
+    control.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("revoked", "(revoked)"), ("self-signed", "(self_signed)"), (None, "A client certificate is required")],
+)
+def test_a_refused_certificate_gets_530_and_the_connection_ends(ingress: Ingress, name: str | None, says: str) -> None:
+    control = ingress.control(None)
+    control.secure(ingress.pki, None if name is None else ingress.cert(name))
+    assert control.send("USER x").startswith("331")
+    refused = control.send("PASS x").strip()
+    assert refused.startswith("530 Login refused: ")
+    assert says in refused
+    assert control.closed_by_server()
+
+
+def test_logins_over_the_per_address_rate_are_refused(tmp_path: Path, demo_pki: Path, module_vhost: str) -> None:
+    with running_ingress(tmp_path, demo_pki, module_vhost, max_logins_per_minute_per_ip=2) as server:
+        for _ in range(2):
+            server.control("employee").close()
+        control = Control(server.port)
+        control.secure(demo_pki, server.cert("employee"))
+        assert control.send("USER x").startswith("331")
+        assert control.send("PASS x").strip() == replies.TOO_MANY_LOGINS(ip="127.0.0.1", limit=2)
+        assert control.closed_by_server()
