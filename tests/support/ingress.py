@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ftplib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -101,6 +102,14 @@ class Ingress:
     def set_routes(self, routes: dict[str, Any]) -> None:
         """Replace the route table; the server reads it again at its next look (no re-read interval)."""
         self.routes_file.write_text(yaml.safe_dump(routes))
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    """Wait until ``condition()`` holds: the server acts on a client's close or a file in its own time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
 
 
 def _stop_loop() -> None:
