@@ -154,9 +154,10 @@ def running_ingress(
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"timeout": 0.05, "handle_exit": True}, name="ftp-loop", daemon=True
     )
-    thread.start()
     ingress = Ingress(server, config, layout, pki, routes_file, thread)
     try:
+        eventually(lambda: pipeline.bus.connected, "the ingress did not connect to the broker", timeout=30)
+        thread.start()
         yield ingress
     finally:
         if thread.is_alive():
