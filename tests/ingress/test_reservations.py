@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -56,24 +57,33 @@ def test_a_reservation_written_before_sharding_still_counts(layout: StorageLayou
 
 
 def test_of_many_racing_for_one_id_exactly_one_wins(layout: StorageLayout) -> None:
-    winners: list[str] = []
-    start = threading.Barrier(16)
+    ids = [f"contested-{n}" for n in range(100)]
+    winners: dict[str, list[str]] = {txid: [] for txid in ids}
+    start = threading.Barrier(8)
 
     def race(n: int) -> None:
         start.wait()
-        try:
-            reserve(layout, TENANT, "heartbeat", "contested", f"{n:032d}")
-        except FileExistsError:
-            return
-        winners.append(f"{n:032d}")
+        for txid in ids:
+            try:
+                reserve(layout, TENANT, "heartbeat", txid, f"{n:032d}")
+            except FileExistsError:
+                continue
+            winners[txid].append(f"{n:032d}")
 
-    threads = [threading.Thread(target=race, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(winners) == 1
-    assert layout.find_reservation(TENANT, "heartbeat", "contested").read_text() == winners[0]  # type: ignore[union-attr]
+    # Switch threads as often as possible, so racers meet between the lookup and the create.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=race, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for txid in ids:
+        assert len(winners[txid]) == 1, (txid, winners[txid])
+        assert layout.find_reservation(TENANT, "heartbeat", txid).read_text() == winners[txid][0]  # type: ignore[union-attr]
 
 
 def test_a_full_disk_does_not_use_up_the_id(tmp_path: Path) -> None:
