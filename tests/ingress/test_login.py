@@ -10,58 +10,20 @@ import pytest
 from gateway_ingress import replies
 from gateway_ingress.certificates import CertificateValidator, build_validator
 from gateway_ingress.login import LoginRefused, authenticate
-from gateway_ingress.settings import IngressSettings
-from gateway_ingress.tls import build_context
-from OpenSSL import SSL
 
 from tests.support.ftps import Control
-from tests.support.ingress import Ingress, running_ingress
-
-
-def _settings(pki: Path) -> IngressSettings:
-    return IngressSettings(
-        tls_cert_file=pki / "server.pem",
-        tls_key_file=pki / "server.key",
-        client_ca_file=pki / "client-ca.pem",
-        crl_files=[pki / "crl-bundle.pem"],
-        crl_fetch=False,
-    )
-
-
-def _handshake(pki: Path, client: str | None) -> SSL.Connection:
-    """The server end of a real TLS handshake over a socketpair, the client presenting ``client``'s certificate."""
-    server_sock, client_sock = socket.socketpair()
-    server_sock.setblocking(False)
-    client_sock.setblocking(False)
-    server = SSL.Connection(build_context(_settings(pki)), server_sock)
-    server.set_accept_state()
-    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    if client is not None:
-        context.use_certificate_chain_file(str(pki / "clients" / f"{client}.pem"))
-        context.use_privatekey_file(str(pki / "clients" / f"{client}.key"))
-    peer = SSL.Connection(context, client_sock)
-    peer.set_connect_state()
-    for _ in range(20):  # one thread drives both ends: alternate until neither waits for the other
-        done = True
-        for end in (peer, server):
-            try:
-                end.do_handshake()
-            except SSL.WantReadError:
-                done = False
-        if done:
-            break
-    return server
+from tests.support.ingress import Ingress, running_ingress, server_end, tls_settings
 
 
 @pytest.fixture(scope="module")
 def validator(demo_pki: Path) -> CertificateValidator:
-    return build_validator(_settings(demo_pki))
+    return build_validator(tls_settings(demo_pki))
 
 
 def test_authenticate_names_the_certificates_identity(
     demo_pki: Path, validator: CertificateValidator, demo_index: dict[str, dict[str, Any]]
 ) -> None:
-    accepted = authenticate(_handshake(demo_pki, "employee"), validator)
+    accepted = authenticate(server_end(demo_pki, "employee"), validator)
     assert accepted.identity.serial_number == demo_index["employee"]["serial_number"]
     assert accepted.identity.tenant == "company/30808460"
 
@@ -73,7 +35,7 @@ def test_authenticate_refuses_a_plain_connection_and_a_missing_certificate(
         authenticate(socket.socket(), validator)
     assert plain.value.reason == "no_tls"
     with pytest.raises(LoginRefused) as anonymous:
-        authenticate(_handshake(demo_pki, None), validator)
+        authenticate(server_end(demo_pki, None), validator)
     assert anonymous.value.reason == "no_certificate"
     assert "client certificate is required" in anonymous.value.detail
 
@@ -83,7 +45,7 @@ def test_authenticate_says_why_a_certificate_is_refused(
     demo_pki: Path, validator: CertificateValidator, demo_index: dict[str, dict[str, Any]], name: str
 ) -> None:
     with pytest.raises(LoginRefused) as refused:
-        authenticate(_handshake(demo_pki, name), validator)
+        authenticate(server_end(demo_pki, name), validator)
     reason = demo_index[name]["reason"]
     assert refused.value.reason == reason
     assert refused.value.detail.startswith(f"Your certificate was refused ({reason}): ")

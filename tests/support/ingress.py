@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ftplib
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,8 @@ from gateway_ingress.drain import Drain
 from gateway_ingress.pipeline import UploadPipeline
 from gateway_ingress.server import build_server
 from gateway_ingress.settings import IngressSettings
+from gateway_ingress.tls import build_context
+from OpenSSL import SSL
 from pyftpdlib.servers import FTPServer
 
 from tests.support.clients import ClientCert, ftps
@@ -104,6 +107,56 @@ class Ingress:
         self.routes_file.write_text(yaml.safe_dump(routes))
 
 
+def _pki_values(pki: Path) -> dict[str, Any]:
+    """The settings naming the demo PKI's server certificate, client CAs and CRLs."""
+    return {
+        "tls_cert_file": pki / "server.pem",
+        "tls_key_file": pki / "server.key",
+        "client_ca_file": pki / "client-ca.pem",
+        "crl_files": [pki / "crl-bundle.pem"],
+        "crl_fetch": False,
+    }
+
+
+def tls_settings(pki: Path, **settings: Any) -> IngressSettings:
+    """Settings for TLS and certificate checks without a server."""
+    return IngressSettings(**(_pki_values(pki) | settings))
+
+
+def tls_pair(
+    server_context: SSL.Context, client: SSL.Context, session: SSL.Session | None = None
+) -> tuple[SSL.Connection, SSL.Connection]:
+    """Both ends of a TLS handshake over a socketpair; the client offers ``session`` to resume."""
+    server_sock, client_sock = socket.socketpair()
+    server_sock.setblocking(False)
+    client_sock.setblocking(False)
+    server = SSL.Connection(server_context, server_sock)
+    server.set_accept_state()
+    peer = SSL.Connection(client, client_sock)
+    if session is not None:
+        peer.set_session(session)
+    peer.set_connect_state()
+    for _ in range(20):  # one thread drives both ends: alternate until neither waits for the other
+        done = True
+        for end in (peer, server):
+            try:
+                end.do_handshake()
+            except SSL.WantReadError:
+                done = False
+        if done:
+            break
+    return server, peer
+
+
+def server_end(pki: Path, client: str | None) -> SSL.Connection:
+    """The server end of a handshake with a client presenting ``client``'s certificate (None: none)."""
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    if client is not None:
+        context.use_certificate_chain_file(str(pki / "clients" / f"{client}.pem"))
+        context.use_privatekey_file(str(pki / "clients" / f"{client}.key"))
+    return tls_pair(build_context(tls_settings(pki)), context)[0]
+
+
 def eventually(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
     """Wait until ``condition()`` holds: the server acts on a client's close or a file in its own time."""
     deadline = time.monotonic() + timeout
@@ -125,23 +178,22 @@ def running_ingress(
     routes_file = root / "routes.yaml"
     routes_file.write_text(yaml.safe_dump(routes or ROUTES))
     passive = free_port_range(10)
-    values: dict[str, Any] = {
-        "data_dir": root / "data",
-        "amqp_url": amqp_url,
-        "routes_file": routes_file,
-        "ftps_host": "127.0.0.1",
-        "ftps_port": free_port(),
-        "passive_ports": f"{passive.start}-{passive.stop - 1}",
-        "tls_cert_file": pki / "server.pem",
-        "tls_key_file": pki / "server.key",
-        "client_ca_file": pki / "client-ca.pem",
-        "crl_files": [pki / "crl-bundle.pem"],
-        "crl_fetch": False,
-        "max_logins_per_minute_per_ip": 100000,
-        "max_connections_per_ip": 256,
-        "max_tls_handshakes_per_minute_per_ip": 100000,
-        "drain_timeout": 10.0,
-    } | settings
+    values: dict[str, Any] = (
+        _pki_values(pki)
+        | {
+            "data_dir": root / "data",
+            "amqp_url": amqp_url,
+            "routes_file": routes_file,
+            "ftps_host": "127.0.0.1",
+            "ftps_port": free_port(),
+            "passive_ports": f"{passive.start}-{passive.stop - 1}",
+            "max_logins_per_minute_per_ip": 100000,
+            "max_connections_per_ip": 256,
+            "max_tls_handshakes_per_minute_per_ip": 100000,
+            "drain_timeout": 10.0,
+        }
+        | settings
+    )
     config = IngressSettings(**values)
     layout = StorageLayout(config.data_dir)
     layout.ensure()
