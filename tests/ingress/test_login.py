@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gateway_ingress import replies
-from gateway_ingress.certificates import CertificateValidator, build_validator
+from gateway_ingress.certificates import CertificateValidator, build_validator, load_certificates
 from gateway_ingress.login import LoginRefused, authenticate
+from gateway_pki.demo import build_demo
 
 from tests.support.ftps import Control
 from tests.support.ingress import Ingress, running_ingress, server_end, tls_settings
+from tests.support.pki_server import PkiServer
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +113,44 @@ def test_logins_over_the_per_address_rate_are_refused(tmp_path: Path, demo_pki: 
         assert control.send("USER x").startswith("331")
         assert control.send("PASS x").strip() == replies.TOO_MANY_LOGINS(ip="127.0.0.1", limit=2)
         assert control.closed_by_server()
+
+
+@pytest.fixture(scope="module")
+def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PkiServer]:
+    """A demo PKI whose certificates name a local OCSP responder, and that responder."""
+    pki = tmp_path_factory.mktemp("ocsp-pki")
+    server = PkiServer(pki)
+    try:
+        build_demo(pki, base_url=server.url)
+        yield server
+    finally:
+        server.stop()
+
+
+def _pass(server: Ingress, name: str) -> str:
+    control = server.control(None)
+    control.secure(server.pki, server.cert(name))
+    assert control.send("USER x").startswith("331")
+    reply = control.send("PASS x").strip()
+    control.close()
+    return reply
+
+
+def test_with_ocsp_required_the_responder_decides_the_login(
+    tmp_path: Path, responder: PkiServer, module_vhost: str
+) -> None:
+    revoked = load_certificates(responder.pki / "clients" / "employee2.pem")[0].serial_number
+    responder.revoked.add(revoked)
+    try:
+        with running_ingress(tmp_path, responder.pki, module_vhost, ocsp_mode="require") as server:
+            assert _pass(server, "employee").startswith("230")
+            refused = _pass(server, "employee2")
+            assert refused == replies.LOGIN_REFUSED(
+                detail="Your certificate was refused (revoked): the certificate is revoked (OCSP)."
+            )
+            responder.stop()
+            assert _pass(server, "employee").startswith("230")  # the good answer is cached
+            unavailable = _pass(server, "company")  # nobody to ask, and an answer is required
+            assert unavailable.startswith("530 Login refused: Your certificate was refused (ocsp_unavailable)")
+    finally:
+        responder.revoked.discard(revoked)
