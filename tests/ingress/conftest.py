@@ -10,6 +10,7 @@ from gateway_pki.demo import build_demo
 
 from tests.support.broker import private_vhost
 from tests.support.ingress import Ingress, running_ingress
+from tests.support.pki_server import PkiServer
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,15 @@ def ingress(tmp_path_factory: pytest.TempPathFactory, demo_pki: Path, module_vho
     """The FTPS server with default settings, shared by the tests of a module (each uses its own names)."""
     with running_ingress(tmp_path_factory.mktemp("ingress"), demo_pki, module_vhost) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PkiServer]:
+    """A demo PKI whose certificates name a local OCSP responder (and CRL server), and that server."""
+    pki = tmp_path_factory.mktemp("ocsp-pki")
+    server = PkiServer(pki)
+    try:
+        build_demo(pki, base_url=server.url)
+        yield server
+    finally:
+        server.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gateway_ingress import replies
 
-from tests.support.ingress import Ingress, running_ingress
+from tests.support.ingress import Ingress, eventually, running_ingress
 
 DATA = b"<report/>" * 1000
 
@@ -99,14 +99,14 @@ def test_another_replica_answers_size_for_an_upload_made_here(
     with running_ingress(tmp_path, demo_pki, module_vhost, data_dir=ingress.settings.data_dir) as replica:
         elsewhere = replica.client()
         elsewhere.voidcmd("TYPE I")
-        deadline = time.monotonic() + 10  # the record is written off the first replica's IO loop
-        while True:
+
+        def answered() -> bool:
             try:
-                assert elsewhere.size("heartbeat/tx-replica") == len(DATA)
-                break
+                return elsewhere.size("heartbeat/tx-replica") == len(DATA)
             except ftplib.error_perm:
-                assert time.monotonic() < deadline, "the other replica never learned of the upload"
-                time.sleep(0.05)
+                return False  # the record is written off the first replica's IO loop: not there yet
+
+        eventually(answered, "the other replica never learned of the upload")
         elsewhere.quit()
 
 

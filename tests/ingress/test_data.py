@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from gateway_ingress import replies
 
-from tests.support.ftps import Control, tls_context
+from tests.support.ftps import tls_context
 from tests.support.ingress import Ingress, eventually, running_ingress
 
 TENANT = "company/30808460"
@@ -28,17 +28,6 @@ def quick(tmp_path_factory: pytest.TempPathFactory, demo_pki: Path, module_vhost
         yield server
 
 
-def _session(ingress: Ingress) -> tuple[Control, int]:
-    control = ingress.control()
-    control.protect()
-    return control, control.passive_port()
-
-
-def _tls_data(ingress: Ingress, port: int, name: str = "employee") -> ssl.SSLSocket:
-    context = tls_context(ingress.pki, ingress.cert(name))
-    return context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
-
-
 def _freed(ingress: Ingress, service: str, txid: str) -> None:
     eventually(lambda: ingress.layout.find_reservation(TENANT, service, txid) is None, f"{txid} stayed reserved")
 
@@ -48,9 +37,7 @@ def _payloads(ingress: Ingress) -> list[Path]:
 
 
 def test_an_upload_ended_by_close_notify_is_stored(ingress: Ingress) -> None:
-    control, port = _session(ingress)
-    data = _tls_data(ingress, port)
-    assert control.send("STOR heartbeat/tx-notify").strip() == replies.DATA_OPEN()
+    control, data = ingress.storing("heartbeat/tx-notify")
     payload = b"complete" * 10_000
     data.sendall(payload)
     data.unwrap().close()
@@ -64,9 +51,7 @@ def test_an_upload_ended_by_close_notify_is_stored(ingress: Ingress) -> None:
 
 def test_an_upload_cut_without_close_notify_is_refused_and_nothing_is_kept(ingress: Ingress) -> None:
     before = _payloads(ingress)
-    control, port = _session(ingress)
-    data = _tls_data(ingress, port)
-    assert control.send("STOR heartbeat/tx-cut").startswith("125")
+    control, data = ingress.storing("heartbeat/tx-cut")
     data.sendall(b"maybe truncated" * 1000)
     data.close()  # a TCP end without TLS close_notify: a middlebox or an attacker could do this
     assert control.reply().strip() == replies.NO_CLOSE_NOTIFY()
@@ -78,9 +63,7 @@ def test_an_upload_cut_without_close_notify_is_refused_and_nothing_is_kept(ingre
 
 def test_an_upload_over_the_services_size_limit_is_refused_and_nothing_is_kept(ingress: Ingress) -> None:
     before = _payloads(ingress)
-    control, port = _session(ingress)
-    data = _tls_data(ingress, port)
-    assert control.send("STOR small-files/tx-large").startswith("125")
+    control, data = ingress.storing("small-files/tx-large")
     try:
         data.sendall(b"x" * 1025)  # one byte over the route's max_file_size of 1024
         data.unwrap()
@@ -94,9 +77,7 @@ def test_an_upload_over_the_services_size_limit_is_refused_and_nothing_is_kept(i
 
 
 def test_an_upload_at_the_size_limit_is_stored(ingress: Ingress) -> None:
-    control, port = _session(ingress)
-    data = _tls_data(ingress, port)
-    assert control.send("STOR small-files/tx-limit").startswith("125")
+    control, data = ingress.storing("small-files/tx-limit")
     data.sendall(b"x" * 1024)
     data.unwrap().close()
     assert control.reply().strip() == replies.UPLOADED(txid="tx-limit", service="small-files")
@@ -104,7 +85,9 @@ def test_an_upload_at_the_size_limit_is_stored(ingress: Ingress) -> None:
 
 
 def test_plaintext_on_a_protected_data_connection_is_refused(ingress: Ingress) -> None:
-    control, port = _session(ingress)
+    control = ingress.control()
+    control.protect()
+    port = control.passive_port()
     plain = socket.create_connection(("127.0.0.1", port))
     assert control.send("STOR heartbeat/tx-plain").startswith(("125", "150"))  # accepted by now, or not yet
     plain.sendall(b"not TLS at all\r\n" * 10)
@@ -119,9 +102,12 @@ def test_a_download_over_a_connection_with_another_certificate_is_refused(ingres
     out = ingress.tenant_root(TENANT) / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "secret.xml").write_bytes(b"<status/>")
-    control, port = _session(ingress)
+    control = ingress.control()
+    control.protect()
+    port = control.passive_port()
     assert control.send("RETR /out/secret.xml").startswith("150")
-    data = _tls_data(ingress, port, name="employee2")  # a colleague's certificate: same company, other client
+    context = tls_context(ingress.pki, ingress.cert("employee2"))  # a colleague's: same company, other client
+    data = context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
     assert control.reply().strip() == replies.OTHER_CERTIFICATE()
     with contextlib.suppress(ssl.SSLError, OSError):  # closed without a goodbye: not a byte of the file either
         assert data.recv(100) == b""
@@ -130,7 +116,9 @@ def test_a_download_over_a_connection_with_another_certificate_is_refused(ingres
 
 
 def test_a_data_connection_that_does_not_handshake_in_time_is_closed(quick: Ingress) -> None:
-    control, port = _session(quick)
+    control = quick.control()
+    control.protect()
+    port = control.passive_port()
     silent = socket.create_connection(("127.0.0.1", port))
     assert control.send("STOR heartbeat/tx-silent").startswith("125")
     assert control.reply().strip() == replies.DATA_HANDSHAKE_TIMEOUT(seconds=1)
@@ -141,9 +129,7 @@ def test_a_data_connection_that_does_not_handshake_in_time_is_closed(quick: Ingr
 
 def test_a_stalled_upload_is_aborted_and_nothing_is_kept(quick: Ingress) -> None:
     before = _payloads(quick)
-    control, port = _session(quick)
-    data = _tls_data(quick, port)
-    assert control.send("STOR heartbeat/tx-stalled").startswith("125")
+    control, data = quick.storing("heartbeat/tx-stalled")
     data.sendall(b"x" * 1000)  # and then nothing
     assert control.reply().strip() == replies.UPLOAD_STALLED(seconds=2)
     _freed(quick, "heartbeat", "tx-stalled")

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import ssl
 import time
 from pathlib import Path
 
 from gateway_ingress import replies
 from gateway_ingress.drain import Drain
 
-from tests.support.ftps import Control, tls_context
+from tests.support.ftps import Control
 from tests.support.ingress import Ingress, running_ingress
 
 
 def _ended(ingress: Ingress, timeout: float = 10) -> bool:
     ingress.thread.join(timeout)
     return not ingress.thread.is_alive()
-
-
-def _uploading(ingress: Ingress, txid: str) -> tuple[Control, ssl.SSLSocket]:
-    """A session in the middle of STOR: its data connection open, some bytes sent."""
-    control = ingress.control()
-    control.protect()
-    port = control.passive_port()
-    context = tls_context(ingress.pki, ingress.cert("employee"))
-    data = context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
-    assert control.send(f"STOR heartbeat/{txid}").startswith("125")
-    data.sendall(b"x" * 10_000)
-    return control, data
 
 
 def test_readiness_turns_red_once_draining() -> None:
@@ -54,7 +40,8 @@ def test_a_running_upload_gets_its_226_before_the_session_is_ended(
     tmp_path: Path, demo_pki: Path, module_vhost: str
 ) -> None:
     with running_ingress(tmp_path, demo_pki, module_vhost, drain_timeout=30) as ingress:
-        control, data = _uploading(ingress, "tx-drain")
+        control, data = ingress.storing("heartbeat/tx-drain")
+        data.sendall(b"x" * 10_000)
         ingress.handler.drain.request()
         newcomer = Control(ingress.port)
         assert newcomer.greeting.strip() == replies.SHUTTING_DOWN()
@@ -74,7 +61,8 @@ def test_an_upload_still_running_when_the_drain_time_is_up_gets_no_226(
     tmp_path: Path, demo_pki: Path, module_vhost: str
 ) -> None:
     with running_ingress(tmp_path, demo_pki, module_vhost, drain_timeout=1.0) as ingress:
-        control, data = _uploading(ingress, "tx-cut")
+        control, data = ingress.storing("heartbeat/tx-cut")
+        data.sendall(b"x" * 10_000)
         started = time.monotonic()
         ingress.handler.drain.request()
         assert _ended(ingress, timeout=10)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ftplib
 import io
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from gateway_ingress import replies
 from gateway_ingress.folders import transaction_folders
 from gateway_ingress.tenant import TenantView
 
-from tests.support.ftps import tls_context
 from tests.support.ingress import Ingress, running_ingress
 
 TENANT = "company/30808460"
@@ -91,9 +89,7 @@ def test_a_listing_cut_at_the_limit_says_so_before_the_names(tmp_path: Path, dem
             (out / f"s{n}.xml").write_text("<s/>")
         control = server.control()
         control.protect()
-        port = control.passive_port()
-        context = tls_context(demo_pki, server.cert("employee"))
-        with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1") as data:
+        with server.data_connection(control) as data:
             reply = control.send("NLST /out")
             names = data.makefile("rb").read().decode().split()
         shown = replies.LISTING_TRUNCATED.continued(125, shown=3, total=5)

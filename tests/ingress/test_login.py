@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from gateway_ingress import replies
 from gateway_ingress.certificates import CertificateValidator, build_validator, load_certificates
 from gateway_ingress.login import LoginRefused, authenticate
-from gateway_pki.demo import build_demo
 
 from tests.support.ftps import Control
 from tests.support.ingress import Ingress, running_ingress, server_end, tls_settings
@@ -113,18 +111,6 @@ def test_logins_over_the_per_address_rate_are_refused(tmp_path: Path, demo_pki: 
         assert control.send("USER x").startswith("331")
         assert control.send("PASS x").strip() == replies.TOO_MANY_LOGINS(ip="127.0.0.1", limit=2)
         assert control.closed_by_server()
-
-
-@pytest.fixture(scope="module")
-def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PkiServer]:
-    """A demo PKI whose certificates name a local OCSP responder, and that responder."""
-    pki = tmp_path_factory.mktemp("ocsp-pki")
-    server = PkiServer(pki)
-    try:
-        build_demo(pki, base_url=server.url)
-        yield server
-    finally:
-        server.stop()
 
 
 def _pass(server: Ingress, name: str) -> str:

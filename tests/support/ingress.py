@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ftplib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 from gateway_common.routes import RouteTableSource
 from gateway_common.storage import StorageLayout
+from gateway_ingress import replies
 from gateway_ingress.certificates import build_validator
 from gateway_ingress.control import GatewayHandler
 from gateway_ingress.drain import Drain
@@ -32,7 +34,7 @@ from OpenSSL import SSL
 from pyftpdlib.servers import FTPServer
 
 from tests.support.clients import ClientCert, ftps
-from tests.support.ftps import Control
+from tests.support.ftps import Control, tls_context
 from tests.support.ports import free_port, free_port_range
 
 T = TypeVar("T")
@@ -79,6 +81,20 @@ class Ingress:
         if name is not None:
             control.login(self.pki, self.cert(name))
         return control
+
+    def data_connection(self, control: Control, name: str = "employee") -> ssl.SSLSocket:
+        """A TLS data connection, with ``name``'s certificate, to the port EPSV gives ``control``."""
+        port = control.passive_port()
+        context = tls_context(self.pki, self.cert(name))
+        return context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+
+    def storing(self, path: str, name: str = "employee") -> tuple[Control, ssl.SSLSocket]:
+        """A session in the middle of ``STOR path``, its data connection open: the test sends the bytes."""
+        control = self.control(name)
+        control.protect()
+        data = self.data_connection(control, name)
+        assert control.send(f"STOR {path}").strip() == replies.DATA_OPEN()
+        return control, data
 
     def tenant_root(self, tenant: str) -> Path:
         return self.layout.tenant_root(tenant)
