@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from tests.support.ftps import Control
-from tests.support.ingress import running_ingress
+from tests.support.ingress import eventually, running_ingress
 
 
 def test_each_server_keeps_its_own_settings(tmp_path: Path, demo_pki: Path, module_vhost: str) -> None:
@@ -22,3 +24,20 @@ def test_each_server_keeps_its_own_settings(tmp_path: Path, demo_pki: Path, modu
             assert port in server.settings.passive_port_range()
             assert port not in other.settings.passive_port_range()
             control.close()
+
+
+def test_max_connections_counts_the_clients_connections_only(tmp_path: Path, demo_pki: Path, module_vhost: str) -> None:
+    def refused() -> float:
+        return REGISTRY.get_sample_value("gateway_ftps_connections_refused_total", {"reason": "max_connections"}) or 0
+
+    with running_ingress(tmp_path, demo_pki, module_vhost, max_connections=2) as server:
+        before = refused()
+        first, second = Control(server.port), Control(server.port)
+        assert first.greeting.startswith("220"), first.greeting
+        assert second.greeting.startswith("220"), second.greeting
+        third = Control(server.port)
+        assert third.greeting.startswith("421 Too many connections"), third.greeting
+        assert refused() == before + 1
+        first.close()
+        eventually(lambda: Control(server.port).greeting.startswith("220"), "a freed slot was not reused")
+        second.close()
