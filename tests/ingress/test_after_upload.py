@@ -118,3 +118,15 @@ def test_without_a_grace_size_answers_as_for_a_missing_file(tmp_path: Path, demo
         with pytest.raises(ftplib.error_perm, match="550"):
             session.size("heartbeat/tx-no-grace")
         session.quit()
+
+
+def test_mlst_of_a_file_that_stayed_is_pyftpdlibs(ingress: Ingress) -> None:
+    out = ingress.tenant_root("company/30808460") / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "kept.xml").write_bytes(b"<s/>")
+    session = ingress.client()
+    facts = session.sendcmd("MLST /out/kept.xml").splitlines()[1]
+    assert "size=4;" in facts
+    assert "type=file;" in facts
+    assert facts.endswith(" /out/kept.xml")
+    session.quit()

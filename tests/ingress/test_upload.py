@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,33 @@ def test_uploads_wait_while_the_tenants_out_is_over_its_quota(
         (personal_out / "s.xml").write_bytes(b"x" * 100)  # at the quota, not over it
         assert personal.storbinary("STOR heartbeat/tx-at-quota", io.BytesIO(b"x")).startswith("226")
         personal.quit()
+
+
+def test_a_second_stor_while_an_upload_runs_is_refused_and_the_first_is_kept_whole(ingress: Ingress) -> None:
+    control, data = ingress.storing("heartbeat/tx-running")
+    data.sendall(b"first part ")
+    assert control.send("STOR heartbeat/tx-spliced").strip() == replies.TRANSFER_IN_PROGRESS()
+    data.sendall(b"second part")
+    data.unwrap().close()
+    assert control.reply().strip() == replies.UPLOADED(txid="tx-running", service="heartbeat")
+    assert _spooled(ingress, "heartbeat", "tx-running") == b"first part second part"
+    assert ingress.layout.find_reservation(TENANT, "heartbeat", "tx-spliced") is None
+    control.close()
+
+
+@pytest.mark.parametrize("broken", ["spool", "txids"])
+def test_a_storage_that_cannot_take_the_upload_refuses_it_and_keeps_the_id_free(
+    tmp_path: Path, demo_pki: Path, module_vhost: str, broken: str
+) -> None:
+    with running_ingress(tmp_path, demo_pki, module_vhost) as server:
+        folder = server.layout.data_dir / broken
+        shutil.rmtree(folder)
+        folder.write_text("a file where the folder should be")
+        session = server.client()
+        with pytest.raises(ftplib.error_temp) as refused:
+            session.storbinary("STOR heartbeat/tx-broken", io.BytesIO(b"x"))
+        assert str(refused.value) == replies.CANNOT_ACCEPT(reason="Not a directory")
+        folder.unlink()
+        folder.mkdir()
+        assert session.storbinary("STOR heartbeat/tx-broken", io.BytesIO(b"x")).startswith("226")
+        session.quit()
