@@ -165,15 +165,21 @@ def test_uploads_wait_while_the_tenants_out_is_over_its_quota(
         personal.quit()
 
 
-def test_a_second_stor_while_an_upload_runs_is_refused_and_the_first_is_kept_whole(ingress: Ingress) -> None:
-    control, data = ingress.storing("heartbeat/tx-running")
-    data.sendall(b"first part ")
-    assert control.send("STOR heartbeat/tx-spliced").strip() == replies.TRANSFER_IN_PROGRESS()
+@pytest.mark.parametrize("sent_before", [b"", b"first part "])
+def test_a_second_stor_while_an_upload_runs_is_refused_and_the_first_is_kept_whole(
+    ingress: Ingress, sent_before: bytes
+) -> None:
+    # Whether or not the first bytes have arrived when the second STOR does: the data connection
+    # carries the first upload, and pointing it at another file would splice two into one.
+    txid = f"tx-running-{len(sent_before)}"
+    control, data = ingress.storing(f"heartbeat/{txid}")
+    data.sendall(sent_before)
+    assert control.send(f"STOR heartbeat/{txid}-spliced").strip() == replies.TRANSFER_IN_PROGRESS()
     data.sendall(b"second part")
     data.unwrap().close()
-    assert control.reply().strip() == replies.UPLOADED(txid="tx-running", service="heartbeat")
-    assert _spooled(ingress, "heartbeat", "tx-running") == b"first part second part"
-    assert ingress.layout.find_reservation(TENANT, "heartbeat", "tx-spliced") is None
+    assert control.reply().strip() == replies.UPLOADED(txid=txid, service="heartbeat")
+    assert _spooled(ingress, "heartbeat", txid) == sent_before + b"second part"
+    assert ingress.layout.find_reservation(TENANT, "heartbeat", f"{txid}-spliced") is None
     control.close()
 
 
