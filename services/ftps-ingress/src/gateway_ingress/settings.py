@@ -95,7 +95,11 @@ class IngressSettings(ServiceSettings):
     banner: str = Field(
         default="ftps-gateway ready. Use AUTH TLS and your OCES certificate.", description="FTP greeting (220)."
     )
-    max_connections: int = Field(default=512, ge=1, description="FTPS connections in total.")
+    max_connections: int = Field(
+        default=512,
+        ge=1,
+        description="FTPS connections in total: control and data connections and open passive data ports.",
+    )
     max_connections_per_ip: int = Field(default=16, ge=1, description="FTPS connections per client IP.")
     max_logins_per_minute_per_ip: int = Field(default=30, ge=1, description="Login attempts per client IP per minute.")
     max_tls_handshakes_per_minute_per_ip: int = Field(

@@ -35,8 +35,10 @@ class UploadCommands(Session):
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         assert self.view is not None
         assert self.identity is not None
-        if self.data_channel is not None and self.data_channel.transfer_in_progress():
-            # Pointing the running data channel at a new file would splice two uploads into one.
+        channel = self.data_channel
+        if channel is not None and (channel.receive or channel.transfer_in_progress()):
+            # Pointing the running data channel at a new file would splice two uploads into one;
+            # it carries an upload from its STOR on, before the first bytes have arrived too.
             self._refuse("STOR", replies.TRANSFER_IN_PROGRESS)
             return None
         if "a" in mode or self.restart_position:
