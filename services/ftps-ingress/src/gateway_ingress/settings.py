@@ -41,8 +41,8 @@ class IngressSettings(ServiceSettings):
         description=(
             "Seconds a TLS session stays resumable by data connections. Each cached session holds the client's "
             "certificate chain (about 14 KiB with OCES certificates), so the cache holds the full handshakes of "
-            "the last this many seconds, at most 20480 (OpenSSL's size): about 41 MiB at 10 handshakes/s with "
-            "300 s, never more than about 280 MiB."
+            "the last this many seconds, at most 20480 (OpenSSL's size): about 41 MiB at 10 handshakes/s "
+            "with the default, never more than about 280 MiB."
         ),
     )
     accepted_policies: dict[CertificateKind, list[str]] = Field(
