@@ -53,6 +53,17 @@ def test_mkd_of_a_name_outside_the_rule_is_refused(ingress: Ingress) -> None:
     session.quit()
 
 
+def test_mkd_of_a_transaction_id_too_long_in_bytes_gets_the_byte_rule(ingress: Ingress) -> None:
+    # 200 letters pass the character rule, but 400 bytes do not fit the names derived from the id:
+    # the client is told the byte rule before anything is made, as STOR would tell it.
+    session = ingress.client()
+    with pytest.raises(ftplib.error_perm) as refused:
+        session.mkd("heartbeat/" + "æ" * 200)
+    assert str(refused.value).startswith("553 the transaction id is 400 bytes in UTF-8")
+    assert not [p for p in ingress.tenant_root(TENANT).rglob("æ*")]
+    session.quit()
+
+
 def test_mkd_of_a_used_transaction_id_is_refused(ingress: Ingress) -> None:
     session = ingress.client()
     session.storbinary("STOR heartbeat/tx-used", io.BytesIO(b"x"))
