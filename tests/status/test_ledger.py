@@ -33,10 +33,10 @@ def _event(upload: events_pb2.UploadReceived, code: int, seconds: int) -> events
 
 def _record(ledger: Ledger, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
     with ledger.locked(event.gateway_txid):
-        history, new = ledger.history_with(event)
-        if new:  # as the writer does once the event's files are written
+        history, added = ledger.history_with(event)
+        if added:  # as the writer does once the event's files are written
             ledger.save(event.gateway_txid, history)
-        return history, new
+        return history, bool(added)
 
 
 def test_redelivered_event_is_recorded_once(tmp_path: Path) -> None:
