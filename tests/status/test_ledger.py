@@ -76,9 +76,9 @@ def test_malformed_transaction_id_is_poison(tmp_path: Path) -> None:
 
 
 def test_accepted_before_its_sent_still_shows_sent_first(tmp_path: Path) -> None:
-    # The adapter publishes "sent" then "accepted"; the status service handles messages
-    # concurrently, so "accepted" may be written first. A client reading that file must
-    # still see that the file was sent, and the real "sent" must not add a second entry.
+    # Adapters publish "accepted" alone (older ones "sent" first, and the status service
+    # handles messages concurrently): a client reading that file must still see that the file
+    # was sent, and a "sent" arriving afterwards must not add a second entry.
     ledger = Ledger(tmp_path)
     upload = _upload()
     sent, accepted = _event(upload, events_pb2.STATUS_CODE_SENT, 0), _event(upload, events_pb2.STATUS_CODE_ACCEPTED, 1)
