@@ -35,6 +35,13 @@ def test_profile_samples_threads_holding_the_gil_only(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
-    stacks = outputs["workload"].read_text().splitlines()
-    assert any("compute" in line for line in stacks), stacks[:5]
-    assert not any("flush" in line for line in stacks), [line for line in stacks if "flush" in line][:5]
+    samples = {"compute": 0, "flush": 0}
+    for line in outputs["workload"].read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        for function in samples:
+            if f";{function} (" in stack:
+                samples[function] += int(count)
+    # Without --gil the fsync waits count (80-160 samples against ~600 here); the flushing thread
+    # holds the GIL only for its short steps between fsyncs (0-1 samples).
+    assert samples["compute"] > 50, samples
+    assert samples["flush"] < samples["compute"] / 50, samples
