@@ -35,6 +35,7 @@ def recording(pids: dict[str, int], directory: Path) -> Iterator[dict[str, Path]
                 "--output",
                 str(outputs[name]),
                 "--nonblocking",
+                "--gil",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
