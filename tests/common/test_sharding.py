@@ -90,3 +90,18 @@ def test_flat_data_from_before_sharding_is_read_and_moved_on_update(tmp_path: Pa
     reserve(layout, "company/1", "heartbeat", "new-one", "0" * 32)
     with pytest.raises(FileExistsError):
         reserve(layout, "company/1", "heartbeat", "new-one", "0" * 32)
+
+
+def test_an_id_named_like_a_shard_folder_is_no_reservation(tmp_path: Path) -> None:
+    # Flat reservations (from before sharding) sit beside the shard folders: an id of three hex
+    # digits names one of those folders once any other id was reserved into it.
+    layout = StorageLayout(tmp_path)
+    layout.ensure()
+    reserve(layout, "company/1", "heartbeat", "tx-1", "0" * 32)
+    shard = layout.reservation("company/1", "heartbeat", "tx-1").parent.name  # a client may upload "0a3"
+    assert not reserved(layout, "company/1", "heartbeat", shard)
+    assert layout.find_reservation("company/1", "heartbeat", shard) is None
+    reserve(layout, "company/1", "heartbeat", shard, "1" * 32)
+    assert reserved(layout, "company/1", "heartbeat", shard)
+    with pytest.raises(FileExistsError):
+        reserve(layout, "company/1", "heartbeat", shard, "2" * 32)

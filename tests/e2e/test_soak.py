@@ -4,6 +4,12 @@ Memory (RSS) and open file descriptors of every service must stay flat, and the 
 must return to its baseline once the sweep has expired everything. The figures are printed.
 GATEWAY_SOAK_UPLOADS sets the number of uploads (default 3,000: a few minutes on a busy 2-core
 machine; 20,000 for the long run); the loop is bounded by it and by a deadline.
+
+The ingress caches a TLS session (about 14 KiB, the client's certificate chain) per full
+handshake until GATEWAY_TLS_SESSION_TIMEOUT: its RSS rises until sessions start to expire and
+then stays level. The soak shortens the timeout to GATEWAY_SOAK_TLS_SESSION_TIMEOUT seconds
+(default 10) so that the level is reached early, and fails when any service's RSS still grows by
+more than PLATEAU_GROWTH from the half-way sample to the end (after the sweep).
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ SHORT = {
     "GATEWAY_TXID_DAYS": str(SHORT_SECONDS / 86400),
     "GATEWAY_TEMP_FILE_AGE": str(SHORT_SECONDS),
     "GATEWAY_UPLOAD_SIZE_GRACE": "5",
+    "GATEWAY_TLS_SESSION_TIMEOUT": os.environ.get("GATEWAY_SOAK_TLS_SESSION_TIMEOUT", "10"),
 }
+PLATEAU_GROWTH = 8 * 2**20  # bytes of RSS a service may gain from the half-way sample to the end
 ROUTES = ("heartbeat", "tax-reports")  # the heartbeat adapter and the HTTP adapter with its backend
 AREAS = ("spool", "ledger", "outbox", "tenants", "txids", "recent", "audit")
 
@@ -117,6 +125,8 @@ def test_soak_memory_fds_and_disk_stay_bounded(soak_gateway: Gateway, pki: Path)
         for client in clients:
             client.result()
     elapsed = time.monotonic() - started
+    samples.append((done[0], _sample(gw)))
+    _print("last upload", samples[-1][1], _disk(gw.data_dir))
     assert not errors, errors[:3]
     print(f"{done[0]} uploads in {elapsed:.0f}s ({done[0] / elapsed:.0f}/s)")
     assert done[0] == UPLOADS - UPLOADS % CLIENTS, "the deadline cut the soak short"
@@ -138,6 +148,14 @@ def test_soak_memory_fds_and_disk_stay_bounded(soak_gateway: Gateway, pki: Path)
     assert accepted >= done[0], f"{accepted} accepted of {done[0]}"
     for area in AREAS:
         assert disk[area][1] <= baseline_disk[area][1] + 50, (area, disk[area], baseline_disk[area])
+
+    # Memory levels off: whatever a service caches is bounded, so the second half (to the end of
+    # the sweep) adds (almost) nothing.
+    half = next(sample for count, sample in samples if count >= done[0] // 2)
+    growth = {service: end[service][0] - half[service][0] for service in SERVICES}
+    print("RSS growth in the second half: " + "  ".join(f"{s} {g / 2**20:+.1f}MiB" for s, g in growth.items()))
+    for service, grown in growth.items():
+        assert grown <= PLATEAU_GROWTH, (service, half[service][0], end[service][0])
 
     # Memory and descriptors: flat from the first tenth of the run to the end.
     warm = samples[1][1] if len(samples) > 1 else samples[0][1]

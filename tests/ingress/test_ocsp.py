@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from cryptography import x509
 from gateway_ingress.certificates import load_certificates
 from gateway_ingress.ocsp import OcspChecker
-from gateway_pki.demo import build_demo
 
 from tests.support.pki_server import PkiServer
-
-
-@pytest.fixture(scope="module")
-def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PkiServer]:
-    pki = tmp_path_factory.mktemp("ocsp-pki")
-    server = PkiServer(pki)
-    try:
-        build_demo(pki, base_url=server.url)
-        yield server
-    finally:
-        server.stop()
 
 
 def chain(responder: PkiServer, name: str) -> tuple[x509.Certificate, x509.Certificate]:

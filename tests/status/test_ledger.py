@@ -33,10 +33,10 @@ def _event(upload: events_pb2.UploadReceived, code: int, seconds: int) -> events
 
 def _record(ledger: Ledger, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
     with ledger.locked(event.gateway_txid):
-        history, new = ledger.history_with(event)
-        if new:  # as the writer does once the event's files are written
+        history, added = ledger.history_with(event)
+        if added:  # as the writer does once the event's files are written
             ledger.save(event.gateway_txid, history)
-        return history, new
+        return history, bool(added)
 
 
 def test_redelivered_event_is_recorded_once(tmp_path: Path) -> None:
@@ -76,9 +76,9 @@ def test_malformed_transaction_id_is_poison(tmp_path: Path) -> None:
 
 
 def test_accepted_before_its_sent_still_shows_sent_first(tmp_path: Path) -> None:
-    # The adapter publishes "sent" then "accepted"; the status service handles messages
-    # concurrently, so "accepted" may be written first. A client reading that file must
-    # still see that the file was sent, and the real "sent" must not add a second entry.
+    # Adapters publish "accepted" alone (older ones "sent" first, and the status service
+    # handles messages concurrently): a client reading that file must still see that the file
+    # was sent, and a "sent" arriving afterwards must not add a second entry.
     ledger = Ledger(tmp_path)
     upload = _upload()
     sent, accepted = _event(upload, events_pb2.STATUS_CODE_SENT, 0), _event(upload, events_pb2.STATUS_CODE_ACCEPTED, 1)

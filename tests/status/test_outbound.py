@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from gateway_common.storage import StorageLayout
+from gateway_status.idempotency import key_record
 from gateway_status.outbound import Outbound, build_outbound_app
+from gateway_status.retention import DAY, Lifetimes, sweep
 from gateway_status.tokens import BackendScope
 
 TOKEN = "backend-token"
@@ -163,3 +167,32 @@ def test_an_idempotency_key_is_required(client: TestClient) -> None:
         f"/outbound/company/{CVR}/letter.xml", content=b"x", headers={"Authorization": f"Bearer {TOKEN}"}
     )
     assert response.status_code == 422
+
+
+def test_a_replay_within_the_window_is_still_idempotent_after_the_sweep(
+    client: TestClient, layout: StorageLayout
+) -> None:
+    assert _push(client, f"company/{CVR}/letter.xml").status_code == 201  # type: ignore[attr-defined]
+    (layout.out_dir(f"company/{CVR}") / "letter.xml").unlink()  # the recipient fetched it
+    record = key_record(layout.data_dir / "outbound", "tax-agency", "k-1")
+    window = Lifetimes(idempotency=7 * DAY)
+    when = time.time() - 6 * DAY
+    os.utime(record, (when, when))
+    assert sweep(layout, window).removed["outbound"] == 0
+    assert _push(client, f"company/{CVR}/letter.xml").status_code == 200  # type: ignore[attr-defined]
+    assert _out(layout) == {}  # not placed again
+
+    when = time.time() - 8 * DAY
+    os.utime(record, (when, when))
+    assert sweep(layout, window).removed["outbound"] == 1
+    # Past the window the key is forgotten: the push is a new one.
+    assert _push(client, f"company/{CVR}/letter.xml").status_code == 201  # type: ignore[attr-defined]
+    assert _push(client, f"company/{CVR}/letter.xml", key="k-2").status_code == 409  # type: ignore[attr-defined]
+
+
+def test_a_record_written_before_sharding_still_answers_a_replay(client: TestClient, layout: StorageLayout) -> None:
+    assert _push(client, f"company/{CVR}/letter.xml").status_code == 201  # type: ignore[attr-defined]
+    record = key_record(layout.data_dir / "outbound", "tax-agency", "k-1")
+    record.rename(record.parent.parent / record.name)  # where it lay before sharding
+    assert _push(client, f"company/{CVR}/letter.xml").status_code == 200  # type: ignore[attr-defined]
+    assert _push(client, f"company/{CVR}/letter.xml", b"<other/>").status_code == 409  # type: ignore[attr-defined]

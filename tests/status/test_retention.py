@@ -14,11 +14,14 @@ from pathlib import Path
 from gateway_common.events import status_event, timestamp
 from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 from gateway_common.storage import StorageLayout, in_shard
+from gateway_status.idempotency import key_record, record_lock
 from gateway_status.ledger import Ledger
 from gateway_status.retention import DAY, Lifetimes, sweep
 
 NOW = time.time()
-LIFETIMES = Lifetimes(out=30 * DAY, payload=7 * DAY, ledger=90 * DAY, txid=90 * DAY, audit=400 * DAY, temp=DAY)
+LIFETIMES = Lifetimes(
+    out=30 * DAY, payload=7 * DAY, ledger=90 * DAY, txid=90 * DAY, idempotency=60 * DAY, audit=400 * DAY, temp=DAY
+)
 
 
 def _age(path: Path, days: float) -> Path:
@@ -162,8 +165,6 @@ def test_reservations_records_audit_logs_and_temporaries_expire(tmp_path: Path) 
     old_txid = _file(in_shard(service, "old", "old"), 91)
     young_txid = _file(in_shard(service, "young", "young"), 89)
     flat_txid = _file(service / "flat", 91)
-    old_record = _file(layout.data_dir / "outbound" / "demo" / "abc" / "abc1.json", 91)
-    young_record = _file(layout.data_dir / "outbound" / "demo" / "abc" / "abc2.json", 1)
     old_audit = _file(layout.audit_dir / "out-deletes-2025-01-01.jsonl", 401)
     flat_audit = _file(layout.audit_dir / "out-deletes.jsonl", 401)
     today = _file(layout.audit_file, 0)
@@ -178,11 +179,54 @@ def test_reservations_records_audit_logs_and_temporaries_expire(tmp_path: Path) 
 
     result = sweep(layout, LIFETIMES, NOW)
 
-    for gone in (old_txid, flat_txid, old_record, old_audit, flat_audit, *temps, old_recent):
+    for gone in (old_txid, flat_txid, old_audit, flat_audit, *temps, old_recent):
         assert not gone.exists(), gone
-    for kept in (young_txid, young_record, today, young_temp):
+    for kept in (young_txid, today, young_temp):
         assert kept.exists(), kept
-    assert result.removed == {"txids": 2, "outbound": 1, "audit": 2, "temp": 3, "recent": 1}
+    assert result.removed == {"txids": 2, "audit": 2, "temp": 3, "recent": 1}
+
+
+def _record(layout: StorageLayout, api: str, key: str, age_days: float, flat: bool = False) -> Path:
+    """An Idempotency-Key record of a backend API (outbound, responses) with its lock, as the API leaves it."""
+    record = key_record(layout.data_dir / api, "demo", key)
+    if flat:  # written before sharding
+        record = record.parent.parent / record.name
+    _file(record_lock(record), age_days, b"")
+    return _file(record, age_days, b"{}")
+
+
+def test_idempotency_records_of_both_apis_expire_after_their_window(tmp_path: Path) -> None:
+    layout = _layout(tmp_path)
+    old = [_record(layout, api, f"old-{api}", 61) for api in ("outbound", "responses")]
+    old_flat = [_record(layout, api, f"flat-{api}", 61, flat=True) for api in ("outbound", "responses")]
+    fresh = [_record(layout, api, f"fresh-{api}", 59) for api in ("outbound", "responses")]
+    fresh_flat = [_record(layout, api, f"fresh-flat-{api}", 59, flat=True) for api in ("outbound", "responses")]
+    orphan_lock = _file(record_lock(key_record(layout.data_dir / "responses", "demo", "died")), 2, b"")
+    flat_locks = [_file(record.with_suffix(".lock"), 61, b"") for record in old_flat]  # taken before sharding
+
+    result = sweep(layout, LIFETIMES, NOW)
+
+    for gone in (*old, *old_flat):
+        assert not gone.exists(), gone
+        assert not record_lock(gone).exists(), gone
+    for lock in (orphan_lock, *flat_locks):
+        assert not lock.exists(), lock
+    for kept in (*fresh, *fresh_flat):
+        assert kept.exists(), kept
+        assert record_lock(kept).exists(), kept
+    assert result.removed == {"outbound": 2, "responses": 2}
+    assert (result.usage["outbound"].entries, result.usage["responses"].entries) == (2, 2)
+    assert sweep(layout, LIFETIMES, NOW).removed == {}
+
+
+def test_a_record_whose_key_is_being_replayed_is_not_removed(tmp_path: Path) -> None:
+    layout = _layout(tmp_path)
+    record = _record(layout, "responses", "busy", 61)
+    with record_lock(record).open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the API is answering a retry under this key
+        assert sweep(layout, LIFETIMES, NOW).removed == {}
+    assert record.exists()
+    assert sweep(layout, LIFETIMES, NOW).removed == {"responses": 1}
 
 
 def _sweep_in_process(data_dir: str, counts: multiprocessing.Queue[int]) -> None:
@@ -197,7 +241,8 @@ def test_replicas_sweeping_at_once_remove_each_item_once(tmp_path: Path) -> None
         _transaction(layout, (ACCEPTED, 20))  # payload goes (ledger stays: young)
         _file(in_shard(service, f"t{n}", f"t{n}"), 100)
         _file(layout.out_dir("company/1") / f"status_{n}.xml", 40)
-        items += 3
+        _record(layout, ("outbound", "responses")[n % 2], f"k{n}", 61, flat=n % 3 == 0)
+        items += 4
     context = multiprocessing.get_context("fork")
     counts: multiprocessing.Queue[int] = context.Queue()
     replicas = [context.Process(target=_sweep_in_process, args=(str(tmp_path), counts)) for _ in range(3)]

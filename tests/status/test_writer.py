@@ -106,3 +106,19 @@ async def test_status_events_in_flight_are_written_at_once_not_a_pool_at_a_time(
     await asyncio.gather(*(writer.handle(event, None) for event in events))  # type: ignore[arg-type]
     out = layout.out_dir(TENANT)
     assert sorted(p.name for p in out.iterdir()) == sorted(f"status_heartbeat_parallel-{n}.xml" for n in range(16))
+
+
+def test_per_code_files_include_the_sent_that_accepted_brings_along(layout: StorageLayout) -> None:
+    # "accepted" recorded first brings its "sent" into the history; the real "sent" arriving
+    # later is a duplicate and writes nothing, so code 1's file must come with "accepted".
+    writer = StatusWriter(layout, per_code_files=True)
+    transaction = upload("report-2.xml")
+    accepted = status_event(transaction, events_pb2.STATUS_CODE_ACCEPTED, "adapter/heartbeat")
+    writer.write(accepted)
+    sent = status_event(transaction, events_pb2.STATUS_CODE_SENT, "adapter/heartbeat")
+    _current, new = writer._write(sent)
+    assert not new
+    out = layout.out_dir(TENANT)
+    names = {code: writer.naming.status("heartbeat", "report-2.xml", code) for code in (None, 1, 2)}
+    assert sorted(p.name for p in out.iterdir()) == sorted(names.values())
+    assert b"<StatusCode>1</StatusCode>" in (out / names[1]).read_bytes()

@@ -28,8 +28,14 @@ async def next_message(bus: Bus, queue: str, timeout: float = 20.0) -> aio_pika.
 
 
 async def queue_length(bus: Bus, queue: str) -> int:
-    declared = await bus.channel.declare_queue(queue, passive=True)
-    return int(declared.declaration_result.message_count or 0)
+    """Messages ready in ``queue``, as the broker counts them now.
+
+    Asked on the underlying channel: aio-pika's robust channel answers a passive declaration
+    of a queue it declared before with that queue object (whose count is from then, so 0).
+    """
+    channel = await bus.channel.get_underlay_channel()
+    declared = await channel.queue_declare(queue, passive=True)
+    return int(declared.message_count or 0)
 
 
 async def clean(bus: Bus) -> None:

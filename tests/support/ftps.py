@@ -88,4 +88,6 @@ class Control:
             return True
 
     def close(self) -> None:
+        # The reader holds the socket open too: without closing it the server would see no end.
+        self.file.close()
         self.sock.close()

@@ -186,9 +186,9 @@ class Adapter(abc.ABC, Generic[OptionsT]):
         else:
             accepted = outcome.accepted
             assert accepted is not None, "an outcome without an error is accepted"
-            # Code 1 ("sent") only now that the backend system has the file; stamped before
-            # "accepted" so the history keeps that order.
-            sent = status_event(upload, events_pb2.STATUS_CODE_SENT, self.source, backend_txid=accepted.backend_txid)
+            # One event: the status service records "accepted" with the "sent" (code 1) before
+            # it, so a second message per delivery would only cost a publish, a broker write
+            # and a status file rewrite.
             event = status_event(
                 upload,
                 events_pb2.STATUS_CODE_ACCEPTED,
@@ -196,7 +196,6 @@ class Adapter(abc.ABC, Generic[OptionsT]):
                 message=accepted.message,
                 backend_txid=accepted.backend_txid,
             )
-            await self.bus.publish(RK_STATUS, sent, sent.event_id)
             await self.bus.publish(RK_STATUS, event, event.event_id)
             metrics.DELIVERIES.labels(adapter=self.name, result="accepted").inc()
             bound.info("delivered", backend_txid=accepted.backend_txid)

@@ -85,10 +85,11 @@ def status_event(
 
 
 def sent_before(accepted: events_pb2.StatusEvent) -> events_pb2.StatusEvent:
-    """The "sent" event that an adapter publishes just before ``accepted`` (same id, a moment earlier).
+    """The "sent" event that ``accepted`` implies (the id of a published "sent", a moment earlier).
 
-    The status service handles events concurrently, so "accepted" may be recorded first; with
-    this it still shows that the file was sent, and the real "sent" is then a duplicate.
+    Adapters publish "accepted" alone and the status service records this with it; a "sent"
+    still published (an adapter from before, a message in flight across an upgrade) is then a
+    duplicate, also when it arrives after "accepted".
     """
     sent = events_pb2.StatusEvent()
     sent.CopyFrom(accepted)

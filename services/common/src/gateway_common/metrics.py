@@ -89,7 +89,8 @@ RETENTION_REMOVED = Counter(
 # --- storage (measured by the status service's sweep; every replica reports the same volume)
 STORAGE_BYTES = Gauge(
     "gateway_storage_bytes",
-    "Bytes stored per area (spool, ledger, outbox, out, txids, outbound, audit, recent) after the last sweep.",
+    "Bytes stored per area (spool, ledger, outbox, out, txids, outbound, responses, audit, recent) "
+    "after the last sweep.",
     ["area"],
 )
 STORAGE_ENTRIES = Gauge("gateway_storage_entries", "Files stored per area after the last sweep.", ["area"])

@@ -10,14 +10,14 @@
 <data_dir>/recent/<shard>/<key>                      SIZE/MDTM answers for uploads that just left
 <data_dir>/tenants/<tenant>/out/                     what clients download: status and response files
 <data_dir>/audit/out-deletes-<YYYY-MM-DD>.jsonl      append-only record of files clients deleted from /out
-<data_dir>/outbound/<backend>/<key>.json             what a backend pushed under each Idempotency-Key
-<data_dir>/responses/<backend>/<key>.json            what a backend answered under each Idempotency-Key
+<data_dir>/outbound/<backend>/<shard>/<key>.json     what a backend pushed under each Idempotency-Key
+<data_dir>/responses/<backend>/<shard>/<key>.json    what a backend answered under each Idempotency-Key
 
 <shard> is the first SHARD_DIGITS hex digits of the gateway id (random) or of the SHA-256 of
 a client-chosen name, so no folder grows with the number of transactions: 4096 shards hold a
 few hundred entries each per million items kept. Data written before sharding sits one level
 up (``spool/<gateway_txid>``, ``ledger/<gateway_txid>.pb``, ``txids/<tenant>/<service>/<id>``,
-``audit/out-deletes.jsonl``); it is read where it is and swept like the rest.
+``outbound/<backend>/<key>.json``, ``audit/out-deletes.jsonl``); it is read where it is and swept like the rest.
 """
 
 from __future__ import annotations
@@ -180,9 +180,17 @@ class StorageLayout:
         """Where a new reservation of ``ftp_txid`` is created (its shard)."""
         return in_shard(self.txid_dir / tenant / service, ftp_txid, ftp_txid)
 
+    def flat_reservation(self, tenant: str, service: str, ftp_txid: str) -> Path:
+        """Where a reservation written before sharding lies: beside the shard folders, so only a
+        file there is one (an id of three hex digits names a shard folder too)."""
+        return self.txid_dir / tenant / service / ftp_txid
+
     def find_reservation(self, tenant: str, service: str, ftp_txid: str) -> Path | None:
         """The reservation of ``ftp_txid``, sharded or written before sharding, if any."""
-        return find_sharded(self.txid_dir / tenant / service, ftp_txid, ftp_txid)
+        for path in (self.reservation(tenant, service, ftp_txid), self.flat_reservation(tenant, service, ftp_txid)):
+            if path.is_file():
+                return path
+        return None
 
 
 def out_usage(out: Path) -> int:

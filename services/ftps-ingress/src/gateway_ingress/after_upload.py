@@ -24,7 +24,7 @@ class AfterUploadCommands(Session):
 
     def ftp_SIZE(self, path: str) -> str | None:
         recent = self._recent(path)
-        if recent is not None and self._current_type != "a":
+        if recent is not None and self.transfer_type != "a":
             self.respond(replies.SIZE(size=recent[0]))
             return path
         result: str | None = super().ftp_SIZE(path)

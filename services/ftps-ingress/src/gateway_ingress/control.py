@@ -50,7 +50,7 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
         if self._ending:
             return
         self._ending = True
-        if self._ssl_accepting or self._proxy_reader is not None:
+        if self.tls_handshaking or self._proxy_reader is not None:
             self.close()  # nobody to talk to yet: no reply is readable before TLS is up
             return
         self.respond(replies.SHUTTING_DOWN())
@@ -127,7 +127,7 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
         super().close()
 
     def handle_timeout(self) -> None:
-        if self._proxy_reader is not None or self._ssl_accepting:
+        if self._proxy_reader is not None or self.tls_handshaking:
             channel = "proxy_header" if self._proxy_reader is not None else "tls_handshake"
         else:
             channel = "control"
@@ -142,11 +142,11 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
     def _login_overdue(self) -> None:
         """GATEWAY_LOGIN_TIMEOUT after connect and not logged in: bare connections, stalled
         handshakes and AUTH TLS followed by nothing hold a slot for seconds, not minutes."""
-        if self.authenticated or self._closed:
+        if self.authenticated or self.is_closed:
             return
         metrics.FTPS_TIMEOUTS.labels(channel="login").inc()
         log.info("not logged in in time", remote_ip=self.remote_ip, timeout=self.settings.login_timeout)
-        if self._proxy_reader is not None or self._ssl_accepting:
+        if self._proxy_reader is not None or self.tls_handshaking:
             self.close()  # no reply is readable before TLS is up
             return
         self.respond(replies.LOGIN_TIMEOUT(seconds=self.settings.login_timeout))
@@ -162,10 +162,8 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
 
     def collect_incoming_data(self, data: bytes) -> None:
         # Replaces pyftpdlib's fixed 2048-byte limit, which answers and then keeps reading the rest.
-        self._in_buffer.append(data)
-        self._in_buffer_len += len(data)
-        if self._in_buffer_len > self.settings.max_command_length:
-            self._in_buffer, self._in_buffer_len = [], 0
+        if self.buffer_command_bytes(data) > self.settings.max_command_length:
+            self.discard_command_buffer()
             if not self._discarding_line:
                 self._discarding_line = True
                 self._refuse("?", replies.LINE_TOO_LONG, limit=self.settings.max_command_length)
@@ -177,10 +175,10 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
 
     # --- TLS policy
     def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:
-        if cmd in ("USER", "PASS") and not self._ssl_established:
+        if cmd in ("USER", "PASS") and not self.tls_established:
             self._refuse(cmd, replies.TLS_REQUIRED)
             return
-        if cmd in ("PASV", "EPSV", "PORT", "EPRT") and not self._prot:
+        if cmd in ("PASV", "EPSV", "PORT", "EPRT") and not self.data_protected:
             self._refuse(cmd, replies.PROT_P_REQUIRED)
             return
         super().process_command(cmd, *args, **kwargs)
@@ -191,11 +189,11 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
             self._refuse_connection(replies.TLS_HANDSHAKE_RATE, ip=self.remote_ip, limit=limit)
             return
         super().ftp_AUTH(line)
-        if self._ssl_requested:
+        if self.tls_requested:
             # Whatever the client sent after AUTH TLS in the same segment came in plaintext and
             # must not be executed inside TLS (STARTTLS command injection, CVE-2011-0411).
             self.ac_in_buffer = b""
-            self._in_buffer, self._in_buffer_len = [], 0
+            self.discard_command_buffer()
 
     def ftp_PROT(self, line: str) -> None:
         if line.strip().upper() == "C":
@@ -228,9 +226,9 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
             self.respond(reply)
 
     # --- passive mode
-    def _make_epasv(self, extmode: bool = False) -> None:
+    def open_passive_listener(self, extmode: bool) -> None:
         try:
-            super()._make_epasv(extmode)
+            super().open_passive_listener(extmode)
         except PassivePortRefused as refused:
             self._refuse("EPSV" if extmode else "PASV", refused.reply, **refused.fields)
 
@@ -251,9 +249,9 @@ class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommand
         self._refuse(command, replies.ACTIVE_MODE_DISABLED)
         return True
 
-    def _make_eport(self, ip: str, port: int) -> None:
+    def connect_active(self, ip: str, port: int) -> None:
         remote_ip = self.remote_ip.removeprefix("::ffff:")
         if ip != remote_ip:
             self._refuse("PORT", replies.FOREIGN_ADDRESS, ip=remote_ip)
             return
-        super()._make_eport(ip, port)
+        super().connect_active(ip, port)

@@ -3,7 +3,8 @@
 An upload gets exactly one final reply, and a refusal goes out only once the partial file and the
 transaction id are gone (UploadCommands.on_incomplete_file_received): a client that retries at
 once must find its id free. Closing is one attempt at our close_notify and then the socket goes;
-pyftpdlib would wait for the peer's, and a half-closed peer kept it re-trying on every read event.
+pyftpdlib would wait for the peer's, and a half-closed peer kept it re-trying on every read event
+(DataInternals in pyftpdlib_internals.py does that).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 from gateway_common import metrics
 from gateway_common.logging import get_logger
 from OpenSSL import SSL
-from pyftpdlib.handlers import TLS_DTPHandler
-from pyftpdlib.handlers.ftp.data import DTPHandler
 from pyftpdlib.log import logger as ftp_logger
 
 from gateway_ingress import replies
+from gateway_ingress.pyftpdlib_internals import DataInternals
 from gateway_ingress.replies import os_reason
 from gateway_ingress.spool import FileTooLarge, SpoolWriter
 
@@ -28,21 +28,13 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
-    _ssl_requested: bool
-    _ssl_established: bool
+class GatewayDTPHandler(DataInternals):
     cmd_channel: GatewayHandler
-    _closed: bool
-    _error: bool
-    _lastdata: int
-    _ssl_accepting: bool
-    _ssl_closing: bool
-    _ssl_want_write: bool
 
     def __init__(self, sock: Any, cmd_channel: GatewayHandler) -> None:
         self._handshake_timer: Any = None
         super().__init__(sock, cmd_channel)
-        if self._ssl_accepting and not self._closed:
+        if self.tls_handshaking and not self.is_closed:
             self._handshake_timer = self.ioloop.call_later(
                 cmd_channel.settings.data_handshake_timeout, self._handshake_overdue, _errback=self.handle_error
             )
@@ -59,13 +51,7 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
 
     # pyftpdlib sets the reply on several close paths (TLS shutdown, EOF, handle_close); for a
     # finished upload the 226 must wait until it is durable: GatewayHandler.on_file_received sends it.
-    @property
-    def _resp(self) -> tuple[Any, ...]:
-        resp: tuple[Any, ...] = self.__dict__.get("_gateway_resp", ())
-        return resp
-
-    @_resp.setter
-    def _resp(self, value: tuple[Any, ...]) -> None:
+    def reply_on_close(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
         if value and self._is_upload():
             if value[0].startswith("226") and self._ended_by_client():
                 value = ()
@@ -75,7 +61,7 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
                 self.transfer_finished = False  # so the spool file goes, and nothing is delivered
                 self._final_reply(value[0])
                 value = ()
-        self.__dict__["_gateway_resp"] = value
+        return value
 
     def _is_upload(self) -> bool:
         return bool(getattr(self, "receive", False)) and isinstance(getattr(self, "file_obj", None), SpoolWriter)
@@ -106,7 +92,7 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         # Nothing goes out before the handshake has been checked: SSL_write would otherwise
         # complete the handshake itself and the listing or file would bypass the checks.
         # Sending nothing keeps the data queued; pyftpdlib drives the handshake meanwhile.
-        if self._ssl_requested and not self._ssl_established:
+        if self.tls_requested and not self.tls_established:
             return 0
         sent: int = super().send(data)
         return sent
@@ -122,7 +108,7 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
         self._refuse(replies.DATA_HANDSHAKE_FAILED.reason, replies.DATA_HANDSHAKE_FAILED())
 
     def _handshake_overdue(self) -> None:
-        if self._ssl_accepting and not self._closed:
+        if self.tls_handshaking and not self.is_closed:
             timeout = self.cmd_channel.settings.data_handshake_timeout
             self._refuse(replies.DATA_HANDSHAKE_TIMEOUT.reason, replies.DATA_HANDSHAKE_TIMEOUT(seconds=timeout))
 
@@ -145,32 +131,18 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
             return b""
         return data
 
-    def _do_ssl_shutdown(self) -> None:
-        self._ssl_closing = True
-        try:
-            self.socket.shutdown()  # our close_notify
-        except SSL.WantWriteError:
-            self._ssl_want_write = True  # a download's last records still queued: again when writable
-            return
-        except (SSL.Error, OSError):
-            pass  # the peer is gone or broke TLS: nothing to say goodbye to
-        self._ssl_established = False
-        self._ssl_closing = False
-        DTPHandler.close(self)
-
     def close(self) -> None:
         self._cancel_handshake_timer()
         super().close()
 
     def handle_timeout(self) -> None:
-        if self.get_transmitted_bytes() > self._lastdata and not self._ssl_closing:
-            self._lastdata = self.get_transmitted_bytes()
+        if not self.tls_closing and self.moved_since_last_check():
             return
         metrics.FTPS_TIMEOUTS.labels(channel="data").inc()
         log.info("data connection stalled", remote_ip=self.cmd_channel.remote_ip, timeout=self.timeout)
         stalled = replies.UPLOAD_STALLED if self._is_upload() else replies.TRANSFER_STALLED
-        self._resp = (stalled(seconds=self.timeout), ftp_logger.info)
-        self._ssl_established = False  # no goodbye to a peer that stopped moving
+        self.set_reply_on_close((stalled(seconds=self.timeout), ftp_logger.info))
+        self.drop_tls_goodbye()  # no goodbye to a peer that stopped moving
         self.close()
 
     def handle_error(self) -> None:
@@ -190,5 +162,5 @@ class GatewayDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
             detail = cause.strerror or os_reason(cause)
             log.error("upload could not be written", remote_ip=self.cmd_channel.remote_ip, error=repr(cause))
             reply = replies.STORAGE_FULL(detail=detail)
-        self._resp = (reply, ftp_logger.warning)
+        self.set_reply_on_close((reply, ftp_logger.warning))
         self.close()

@@ -13,7 +13,7 @@ from gateway_common.storage import TMP_PREFIX
 from gateway_ingress import replies
 from gateway_ingress.reservations import reserved
 from gateway_ingress.session import Session
-from gateway_ingress.tenant import OUT, Area, NameRefused, TenantView, check_name
+from gateway_ingress.tenant import OUT, Area, NameRefused, TenantView, check_name, check_stored_names
 
 
 def _subfolders(directory: Path) -> list[Path]:
@@ -50,6 +50,7 @@ class FolderCommands(Session):
         if self.view.area(path) is Area.SERVICE_ENTRY:
             try:
                 txid = check_name(os.path.basename(path))
+                check_stored_names(os.path.basename(os.path.dirname(path)), txid)
             except NameRefused as exc:
                 self._refuse("MKD", replies.BAD_NAME, detail=exc)
                 return None

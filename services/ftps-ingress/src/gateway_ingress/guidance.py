@@ -85,10 +85,10 @@ class GuidanceCommands(Session):
         # No EPRT unless active mode is on, no REST STREAM (uploads cannot resume), no AUTH SSL
         # (RFC 4217 names AUTH TLS; the gateway speaks TLS 1.2+ only).
         features = {"AUTH TLS", "PBSZ", "PROT", "EPSV", "MDTM", "MFMT", "SIZE", "TVFS", "UTF8"}
-        features.update(f for f in self._extra_feats if f != "AUTH SSL")
+        features.update(f for f in self.extra_features if f != "AUTH SSL")
         if self.settings.active_mode:
             features.add("EPRT")
-        facts = "".join(f"{fact}{'*' if fact in self._current_facts else ''};" for fact in self._available_facts)
+        facts = "".join(f"{fact}{'*' if fact in self.current_facts else ''};" for fact in self.available_facts)
         features.add(f"MLST {facts}")
         self.push(replies.FEATURES.continued())
         self.push("".join(f" {feature}\r\n" for feature in sorted(features)))

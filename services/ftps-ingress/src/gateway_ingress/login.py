@@ -83,7 +83,7 @@ class LoginCommands(Session):
 
     def _ocsp_answered(self, identity: Identity, line: str, future: Future[Answer]) -> None:
         self._login_pending = False
-        if not self._closed:
+        if not self.is_closed:
             self._ocsp_decides(identity, line, "unavailable" if future.exception() else future.result())
 
     def _ocsp_decides(self, identity: Identity, line: str, answer: Answer) -> None:

@@ -81,7 +81,7 @@ class OutCommands(Session):
 
     def _hash_finished(self, reply: Any, future: Future[tuple[str, int]]) -> None:
         self._hashing = False
-        if self._closed:
+        if self.is_closed:
             return
         error = future.exception()
         if error is not None:

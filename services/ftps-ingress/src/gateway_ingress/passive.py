@@ -13,6 +13,7 @@ from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
 
 from gateway_ingress import replies
 from gateway_ingress.proxy import ProxyDataGate
+from gateway_ingress.pyftpdlib_internals import ChannelState
 
 if TYPE_CHECKING:
     from gateway_ingress.control import GatewayHandler
@@ -27,11 +28,10 @@ class PassivePortRefused(Exception):
         self.fields = fields
 
 
-class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
+class GatewayPassiveDTP(ChannelState, PassiveDTP):  # type: ignore[misc]
     """Passive data listener: PROXY header first when the peer is a trusted balancer; refusals counted."""
 
     cmd_channel: GatewayHandler
-    _closed: bool
 
     def __init__(self, cmd_channel: GatewayHandler, extmode: bool = False) -> None:
         self._holder: str | None = None
@@ -87,7 +87,7 @@ class GatewayPassiveDTP(PassiveDTP):  # type: ignore[misc]
 
     def _admit(self, sock: socket.socket, addr: tuple[str, int]) -> None:
         channel = self.cmd_channel
-        if self._closed or not channel.connected or channel.data_channel is not None:
+        if self.is_closed or not channel.connected or channel.data_channel is not None:
             # A PROXY gate finished after the listener closed, or after another data connection
             # was admitted: one data connection per transfer, never a replacement.
             sock.close()

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pyftpdlib.ioloop import AsyncChat
 
+from gateway_ingress.pyftpdlib_internals import hand_over_socket
+
 Mode = Literal["off", "v1", "v2", "auto"]
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 V1_PREFIX = b"PROXY "
@@ -189,14 +191,8 @@ class ProxyDataGate(AsyncChat):  # type: ignore[misc]
             self._fail(str(exc))
             return
         self._timer.cancel()
-        sock = self.socket
         # Hand the socket over without closing it: the TLS layer continues where the header ended.
-        self.del_channel()
-        self.socket = None
-        self._fileno = None
-        self.connected = False
-        self._closed = True
-        self._on_done(sock, self._reader.source)
+        self._on_done(hand_over_socket(self), self._reader.source)
 
     def handle_close(self) -> None:
         self._fail("connection closed inside the PROXY header")

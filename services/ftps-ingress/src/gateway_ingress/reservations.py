@@ -21,11 +21,15 @@ def reserved(layout: StorageLayout, tenant: str, service: str, ftp_txid: str) ->
 
 def reserve(layout: StorageLayout, tenant: str, service: str, ftp_txid: str, gateway_txid: str) -> Path:
     """Take ``ftp_txid`` for the upload ``gateway_txid``; FileExistsError when it was taken before."""
-    if reserved(layout, tenant, service, ftp_txid):
+    # Only the flat path needs a look first: at the sharded one, the O_EXCL create is the check.
+    if layout.flat_reservation(tenant, service, ftp_txid).is_file():
         raise FileExistsError(ftp_txid)
     path = layout.reservation(tenant, service, ftp_txid)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    except FileNotFoundError:  # the first id of its shard
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     try:
         os.write(fd, gateway_txid.encode())
     except OSError:

@@ -72,7 +72,8 @@ def build_server(
     )
     handler.dtp_handler = dtp_handler
     server = FTPServer((settings.ftps_host, settings.ftps_port), handler, ioloop=ioloop)
-    server.max_cons = settings.max_connections
+    # pyftpdlib counts every socket on the loop against max_cons, the listener and waker included.
+    server.max_cons = settings.max_connections + len(ioloop.socket_map)
     # Counted per real client address by the handler (ClientLimits), also behind a PROXY balancer.
     server.max_cons_per_ip = 0
     drain.watch(ioloop)

@@ -26,6 +26,7 @@ from gateway_ingress.filesystem import GatewayFS, NoLoginAuthorizer, SessionAuth
 from gateway_ingress.limits import ClientLimits
 from gateway_ingress.pipeline import PendingUpload, UploadPipeline
 from gateway_ingress.proxy import ProxyHeaderReader, is_trusted
+from gateway_ingress.pyftpdlib_internals import ControlInternals
 from gateway_ingress.quota import OutUsage
 from gateway_ingress.recent import RecentUploads
 from gateway_ingress.replies import Reply
@@ -38,19 +39,11 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 
-class Session(TLS_FTPHandler):  # type: ignore[misc]
+class Session(ControlInternals):
     tls_control_required = True
     tls_data_required = True
     abstracted_fs = GatewayFS
     authorizer: SessionAuthorizer = NoLoginAuthorizer()
-    _restart_position: int
-    _prot: bool
-    _ssl_accepting: bool
-    _ssl_established: bool
-    _in_buffer: list[bytes]
-    _in_buffer_len: int
-    _in_dtp_queue: Any
-    _idler: Any
     data_channel: Any
     remote_ip: str
     remote_port: int
@@ -98,7 +91,7 @@ class Session(TLS_FTPHandler):  # type: ignore[misc]
         if self.connected and self.behind_proxy(self.remote_ip):
             self._proxy_reader = ProxyHeaderReader(self.settings.proxy_protocol)
         if self.connected:
-            self._extra_feats.append("HASH SHA-256*")
+            self.extra_features.append("HASH SHA-256*")
 
     def behind_proxy(self, peer_ip: str) -> bool:
         return self.settings.proxy_protocol != "off" and is_trusted(peer_ip, self.trusted_proxies)

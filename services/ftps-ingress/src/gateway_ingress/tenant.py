@@ -160,10 +160,18 @@ class TenantView:
             target = UploadTarget(parts[0], check_name(parts[1]), check_name(parts[3]), Path(path).parent.parent)
         else:
             raise NameRefused("upload into a service folder: <service>/<txid> or <service>/<txid>/in/<file>")
-        try:
-            # In bytes: the status, response and reservation names derived from it must fit, or
-            # a later step would fail on a file the client was told is safe.
-            check_transaction_names(target.service, target.ftp_txid, target.file_name)
-        except ValueError as exc:
-            raise NameRefused(str(exc)) from exc
+        check_stored_names(target.service, target.ftp_txid, target.file_name)
         return target
+
+
+def check_stored_names(service: str, ftp_txid: str, file_name: str = "") -> None:
+    """Raise NameRefused when a name derived from this transaction would not fit the file system.
+
+    In bytes: the status, response and reservation names derived from it must fit, or a later
+    step would fail on a name the client was told is safe (MKD checks the id before the file's
+    name is known, hence the empty default).
+    """
+    try:
+        check_transaction_names(service, ftp_txid, file_name)
+    except ValueError as exc:
+        raise NameRefused(str(exc)) from exc

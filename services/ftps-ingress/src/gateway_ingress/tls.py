@@ -31,10 +31,12 @@ def build_context(settings: IngressSettings) -> SSL.Context:
     ctx.set_verify(SSL.VERIFY_PEER, _verify)
     ctx.set_verify_depth(6)
     # Data connections may resume a session (cheaper than a full handshake); OpenSSL needs a
-    # session id context for that once client certificates are requested, and sessions should
-    # outlive OpenSSL's 300 s default. The cache keeps OpenSSL's default size (20480 sessions,
-    # oldest evicted first; pyOpenSSL cannot set it): an evicted session only costs the client a
-    # full handshake, which data connections accept with the same certificate (control.py).
+    # session id context for that once client certificates are requested. Every full handshake
+    # caches a session holding the client's certificate chain (~14 KiB) until it times out, and
+    # OpenSSL's size limit (20480, oldest evicted first) cannot be set through pyOpenSSL: the
+    # timeout is what bounds the ingress's memory (README, "Storage: lifetimes"). An expired or
+    # evicted session only costs the client a full handshake, which data connections accept
+    # with the same certificate (control.py).
     ctx.set_session_id(b"ftps-gateway")
     ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
     ctx.set_timeout(settings.tls_session_timeout)

@@ -35,12 +35,14 @@ class UploadCommands(Session):
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         assert self.view is not None
         assert self.identity is not None
-        if self.data_channel is not None and self.data_channel.transfer_in_progress():
-            # Pointing the running data channel at a new file would splice two uploads into one.
+        channel = self.data_channel
+        if channel is not None and (channel.receive or channel.transfer_in_progress()):
+            # Pointing the running data channel at a new file would splice two uploads into one;
+            # it carries an upload from its STOR on, before the first bytes have arrived too.
             self._refuse("STOR", replies.TRANSFER_IN_PROGRESS)
             return None
-        if "a" in mode or self._restart_position:
-            self._restart_position = 0
+        if "a" in mode or self.restart_position:
+            self.restart_position = 0
             self._refuse("STOR", replies.RESUME_UNSUPPORTED)
             return None
         try:
@@ -56,7 +58,7 @@ class UploadCommands(Session):
         if quota is not None:
             used = self.out_usage.used(self.view.root / OUT)
             if used is None:  # not measured yet: STOR is answered once it is, off the IO loop
-                self.out_usage.measure(self.view.root / OUT, lambda: self._closed or self.ftp_STOR(file, mode))
+                self.out_usage.measure(self.view.root / OUT, lambda: self.is_closed or self.ftp_STOR(file, mode))
                 return None
             if used > quota:
                 self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
@@ -82,10 +84,10 @@ class UploadCommands(Session):
         if self.data_channel is not None:
             self.respond(replies.DATA_OPEN())
             self.data_channel.file_obj = writer
-            self.data_channel.enable_receiving(self._current_type, "STOR")
+            self.data_channel.enable_receiving(self.transfer_type, "STOR")
         else:
             self.respond(replies.DATA_OPENING())
-            self._in_dtp_queue = (writer, "STOR")
+            self.pending_receive = (writer, "STOR")
         return file
 
     def on_file_received(self, file: str) -> None:
@@ -126,7 +128,7 @@ class UploadCommands(Session):
             if upload.target.txid_dir is not None:
                 self.spent.finished(upload.target.txid_dir, id(self))
             reply = replies.UPLOADED(txid=event.ftp_txid, service=service)
-        if not self._closed:
+        if not self.is_closed:
             self.respond(reply)
 
     def on_incomplete_file_received(self, file: str) -> None:
@@ -154,19 +156,19 @@ class UploadCommands(Session):
         elif not self.fail_waiting_upload(f"{replies.UPLOAD_ABORTED()}\r\n{replies.ABOR_NOTHING_RUNNING()}"):
             super().ftp_ABOR(line)
         else:
-            self._shutdown_connecting_dtp()
+            self.close_connecting_data_channel()
 
     def fail_waiting_upload(self, reply: str) -> bool:
         """End a STOR still waiting for its data connection with ``reply``; False if there is none."""
-        if self._upload is None or self._in_dtp_queue is None:
+        if self._upload is None or self.pending_receive is None:
             return False
-        self._in_dtp_queue = None
+        self.pending_receive = None
         self.upload_reply = reply
         self.on_incomplete_file_received(self._upload_path)
         return True
 
     def _reply_if_open(self, reply: str) -> None:
-        if self.connected and not self._closed:
+        if self.connected and not self.is_closed:
             self.respond(reply)
 
     def _abandon_upload(self) -> None:

@@ -16,10 +16,12 @@ from typing import Any
 from gateway_common.logging import get_logger
 from pyftpdlib.ioloop import IOLoop
 
+from gateway_ingress.pyftpdlib_internals import LoopMember
+
 log = get_logger(__name__)
 
 
-class Waker:
+class Waker(LoopMember):
     def __init__(self, ioloop: IOLoop) -> None:
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
@@ -27,8 +29,7 @@ class Waker:
         self._pending: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._lock = threading.Lock()
         self._ioloop = ioloop
-        self._fileno = self._reader.fileno()  # IOLoop.close() sorts and closes by it at shutdown
-        ioloop.register(self._fileno, self, ioloop.READ)
+        self.join_loop(ioloop, self._reader.fileno(), ioloop.READ)
 
     def call_soon_threadsafe(self, callback: Callable[..., None], *args: Any) -> None:
         with self._lock:
@@ -67,6 +68,6 @@ class Waker:
         self.close()
 
     def close(self) -> None:
-        self._ioloop.unregister(self._fileno)
+        self.leave_loop(self._ioloop)
         self._reader.close()
         self._writer.close()

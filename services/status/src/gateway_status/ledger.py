@@ -69,25 +69,29 @@ class Ledger:
         with lock_file(shard / f"{gateway_txid}.lock"):
             yield
 
-    def history_with(self, event: events_pb2.StatusEvent) -> tuple[list[events_pb2.StatusEvent], bool]:
-        """The transaction's history with ``event`` added, and whether it was new; nothing is saved.
+    def history_with(
+        self, event: events_pb2.StatusEvent
+    ) -> tuple[list[events_pb2.StatusEvent], list[events_pb2.StatusEvent]]:
+        """The transaction's history with ``event`` added, and the events that added (none: seen before).
 
-        Call while holding ``locked(event.gateway_txid)``, and ``save`` the history once the
-        event's files are written.
+        "accepted" brings its "sent" along when that is not recorded yet. Nothing is saved: call
+        while holding ``locked(event.gateway_txid)``, and ``save`` the history once the files of
+        the added events are written.
         """
         if event.code not in _STAGE:
             raise PoisonMessage(f"status event with unknown code {event.code}")
         found = self.find(event.gateway_txid)
         events = [] if found is None else read_history(found)
         if any(e.event_id == event.event_id for e in events):
-            return events, False
-        events.append(event)
+            return events, []
+        added = [event]
         if event.code == events_pb2.STATUS_CODE_ACCEPTED and not any(
             e.code == events_pb2.STATUS_CODE_SENT for e in events
         ):
-            events.append(sent_before(event))
+            added.insert(0, sent_before(event))
+        events.extend(added)
         events.sort(key=_order)
-        return events, True
+        return events, added
 
     def history(self, gateway_txid: str) -> list[events_pb2.StatusEvent]:
         found = self.find(gateway_txid)

@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -36,18 +36,9 @@ from fastapi.responses import JSONResponse
 from gateway_common import metrics
 from gateway_common.logging import get_logger
 from gateway_common.naming import Naming
-from gateway_common.storage import (
-    TMP_PREFIX,
-    StorageLayout,
-    atomic_write,
-    find_sharded,
-    fsync_dir,
-    in_shard,
-    is_safe_file_name,
-    lock_file,
-    out_usage,
-)
+from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write, fsync_dir, is_safe_file_name, out_usage
 
+from gateway_status.idempotency import find_record, key_record, locked
 from gateway_status.tokens import BackendScope, authenticate
 
 log = get_logger(__name__)
@@ -94,7 +85,7 @@ class Outbound:
         """Link ``tmp`` into ``out`` as ``name`` once per key; return False for a repeated key."""
         record = key_record(self.records, backend, key)
         with locked(record):
-            found = find_sharded(self.records / backend, record.stem, record.name)
+            found = find_record(record)
             if found is not None:
                 earlier = Placed(**json.loads(found.read_text()))
                 if (earlier.sha256, earlier.file_name) != (placed.sha256, placed.file_name):
@@ -111,20 +102,6 @@ class Outbound:
             fsync_dir(out)
             atomic_write(record, json.dumps({**placed.__dict__, "linked": True}).encode())
             return True
-
-
-def key_record(records: Path, backend: str, key: str) -> Path:
-    """Where what a backend did under one Idempotency-Key is kept (sharded by the key's hash)."""
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return in_shard(records / backend, digest, f"{digest}.json")
-
-
-@contextlib.contextmanager
-def locked(record: Path) -> Iterator[None]:
-    """Hold a key's lock (across replicas on shared storage) while its record changes."""
-    record.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file(record.with_suffix(".lock")):
-        yield
 
 
 @dataclass(frozen=True)

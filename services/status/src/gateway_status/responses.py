@@ -31,7 +31,8 @@ from gateway_common.naming import Naming
 from gateway_common.proto.gateway.v1 import events_pb2
 from gateway_common.storage import atomic_write, fsync_dir
 
-from gateway_status.outbound import Outbound, check_file_name, key_record, locked, received_body
+from gateway_status.idempotency import find_record, key_record, locked
+from gateway_status.outbound import Outbound, check_file_name, received_body
 from gateway_status.writer import StatusWriter
 
 log = get_logger(__name__)
@@ -62,8 +63,9 @@ def mount_responses(app: FastAPI, api: Outbound, writer: StatusWriter) -> None:
         """Hand the response out once per key; return False for a repeated key."""
         record = key_record(records, backend, key)
         with locked(record):
-            new = not record.exists()
-            if not new and Answered(**json.loads(record.read_text())) != done:
+            found = find_record(record)
+            new = found is None
+            if found is not None and Answered(**json.loads(found.read_text())) != done:
                 raise HTTPException(409, "this Idempotency-Key was used for another response")
             if new:
                 if name in {e.response_file for e in writer.ledger.history(upload.gateway_txid)}:

@@ -7,8 +7,8 @@ What goes, and when (``Lifetimes``, from the status service's settings):
   error) older than the replay window. A payload without a final status (being delivered,
   retried, parked) is kept whatever its age;
 * ledger: a history not updated for the ledger lifetime whose payload is gone;
-* txids and outbound records: reservations and idempotency records older than the
-  uniqueness window;
+* txids: reservations older than the uniqueness window;
+* outbound, responses: the backends' Idempotency-Key records older than the idempotency window;
 * audit: daily delete logs older than the audit lifetime (whole files, never truncated);
 * recent: SIZE/MDTM answers for other ingress replicas, and every ``.tmp-*`` file or folder
   a crashed writer (or sweep) left, after the temp-file lifetime.
@@ -37,11 +37,12 @@ from gateway_common.events import GATEWAY_TXID
 from gateway_common.logging import get_logger
 from gateway_common.storage import SHARD_DIGITS, TMP_PREFIX, StorageLayout, find_sharded, lock_file
 
+from gateway_status.idempotency import find_record, record_lock
 from gateway_status.ledger import FINAL_CODES, read_history
 
 log = get_logger(__name__)
 DAY = 86400.0
-AREAS = ("spool", "ledger", "outbox", "out", "txids", "outbound", "audit", "recent")
+AREAS = ("spool", "ledger", "outbox", "out", "txids", "outbound", "responses", "audit", "recent")
 PAYLOAD = "payload"
 
 
@@ -53,6 +54,7 @@ class Lifetimes:
     payload: float = 7 * DAY
     ledger: float = 90 * DAY
     txid: float = 90 * DAY
+    idempotency: float = 90 * DAY
     audit: float = 400 * DAY
     temp: float = 1 * DAY
 
@@ -145,7 +147,8 @@ class Sweep:
         self.ledger()
         self.flat("outbox", self.layout.outbox_dir, None)
         self.flat("txids", self.layout.txid_dir, self.lifetimes.txid)
-        self.records()
+        self.records("outbound")
+        self.records("responses")
         self.flat("audit", self.layout.audit_dir, self.lifetimes.audit)
         self.flat("recent", self.layout.recent_dir, self.lifetimes.temp)
         return self.result
@@ -267,23 +270,26 @@ class Sweep:
     def payload_kept(self, gateway_txid: str) -> bool:
         return find_sharded(self.layout.spool_dir, gateway_txid, gateway_txid) is not None
 
-    def records(self) -> None:
-        """Outbound idempotency records: ``<backend>/<shard>/<sha256>.json`` beside their ``.lock``."""
-        usage = self.result.usage["outbound"]
-        for entry, stat in self.files(self.layout.data_dir / "outbound"):
+    def records(self, area: str) -> None:
+        """Idempotency-Key records of a backend API (``<area>/<backend>/<shard>/<sha256>.json``).
+
+        Removed under the lock their API takes (the sharded one, for records written before
+        sharding too); a lock file goes once no record of its key is left.
+        """
+        usage, locks = self.result.usage[area], []
+        for entry, stat in self.files(self.layout.data_dir / area):
             path = Path(entry.path)
             if path.suffix == ".json":
-                if self.older(stat, self.lifetimes.txid):
-                    if self.remove_locked(path, path.with_suffix(".lock"), self.lifetimes.txid):
-                        self.result.removed["outbound"] += 1
+                if self.older(stat, self.lifetimes.idempotency):
+                    if self.remove_locked(path, record_lock(path), self.lifetimes.idempotency):
+                        self.result.removed[area] += 1
                     continue
                 usage.add(stat)
-            elif (
-                path.suffix == ".lock"
-                and self.older(stat, self.lifetimes.temp)
-                and not path.with_suffix(".json").exists()
-            ):
-                self.remove_locked(None, path, self.lifetimes.temp)
+            elif path.suffix == ".lock" and self.older(stat, self.lifetimes.temp):
+                locks.append(path)
+        for lock in locks:  # after the records, so that a lock whose record just went goes too
+            if find_record(lock) is None:
+                self.remove_locked(None, lock, self.lifetimes.temp)
 
     def remove_locked(self, target: Path | None, lock: Path, lifetime: float) -> bool:
         """Remove ``target`` and its ``lock`` while holding the lock, if still old; skip if busy."""

@@ -37,8 +37,14 @@ class StatusSettings(ServiceSettings):
     txid_days: float = Field(
         default=90.0,
         gt=0,
-        description="Days a FTPTransactionID stays reserved (unique per tenant and service), and outbound "
-        "Idempotency-Keys are remembered; at least GATEWAY_RETENTION_DAYS.",
+        description="Days a FTPTransactionID stays reserved (unique per tenant and service); "
+        "at least GATEWAY_RETENTION_DAYS.",
+    )
+    idempotency_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="Days the outbound-file and responses APIs remember an Idempotency-Key: a retry with the "
+        "same key within it changes nothing; after it the key is new.",
     )
     audit_days: float = Field(default=400.0, gt=0, description="Days the daily /out delete audit logs are kept.")
     temp_file_age: float = Field(
@@ -76,6 +82,7 @@ class StatusSettings(ServiceSettings):
             payload=self.payload_replay_days * DAY,
             ledger=self.ledger_days * DAY,
             txid=self.txid_days * DAY,
+            idempotency=self.idempotency_days * DAY,
             audit=self.audit_days * DAY,
             temp=self.temp_file_age,
         )

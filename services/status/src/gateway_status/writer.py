@@ -52,16 +52,19 @@ class StatusWriter:
         except ValueError as exc:
             raise PoisonMessage(str(exc)) from exc
         with self.ledger.locked(event.gateway_txid):
-            history, new = self.ledger.history_with(event)
-            if not new:
+            history, added = self.ledger.history_with(event)
+            if not added:
                 # Its files were written before it was recorded: writing them again would bring
                 # back a status or response file the client has deleted since.
                 return current_status(history), False
             current = current_status(history)
             files = [(self._name(event), render_status(current, history))]
             if self.per_code_files:
-                upto = [e for e in history if e.occurred_at.ToNanoseconds() <= event.occurred_at.ToNanoseconds()]
-                files.append((self._name(event, XML_CODE[event.code]), render_status(event, upto)))
+                # Every added event gets its file: a "sent" that came with "accepted" is not
+                # written when the real one arrives (a duplicate then).
+                for each in added:
+                    upto = [e for e in history if e.occurred_at.ToNanoseconds() <= each.occurred_at.ToNanoseconds()]
+                    files.append((self._name(each, XML_CODE[each.code]), render_status(each, upto)))
             try:
                 out.mkdir(parents=True, exist_ok=True)
                 if event.response_file:
