@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,15 +10,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from gateway_common.events import status_event
 from gateway_common.messaging import Bus
-from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 from gateway_common.storage import StorageLayout
 from gateway_status.settings import StatusSettings
 from gateway_status.support_api import build_support_router
 from gateway_status.trace import StatusNaming
 
 from tests.support.ports import free_port
+from tests.support.transactions import stored_transaction
 
 TOKEN = "support-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,27 +25,6 @@ TENANT = "company/30808460"
 MINE = "1" * 32
 THEIRS = "2" * 32
 RECEIVED = datetime(2026, 11, 2, 9, tzinfo=UTC)
-
-
-def _transaction(layout: StorageLayout, tenant: str, gateway_txid: str, ftp_txid: str) -> None:
-    """A transaction as the services leave it: the ingress's reservation and the status ledger."""
-    sender = identity_pb2.Sender(kind=identity_pb2.CERTIFICATE_KIND_COMPANY, tenant=tenant)
-    upload = events_pb2.UploadReceived(
-        gateway_txid=gateway_txid, sender=sender, service="tax-reports", ftp_txid=ftp_txid, file_name="r.xml"
-    )
-    history = events_pb2.StatusHistory(
-        events=[
-            status_event(upload, events_pb2.STATUS_CODE_SENT, "router"),
-            status_event(upload, events_pb2.STATUS_CODE_ACCEPTED, "adapter/http", backend_txid="BK-1"),
-        ]
-    )
-    ledger = layout.ledger_file(gateway_txid)
-    ledger.parent.mkdir(parents=True, exist_ok=True)
-    ledger.write_bytes(history.SerializeToString())
-    reservation = layout.reservation(tenant, "tax-reports", ftp_txid)
-    reservation.parent.mkdir(parents=True, exist_ok=True)
-    reservation.write_text(gateway_txid)
-    os.utime(reservation, (RECEIVED.timestamp(), RECEIVED.timestamp()))
 
 
 def _client(tmp_path: Path, amqp_url: str) -> TestClient:
@@ -58,8 +35,8 @@ def _client(tmp_path: Path, amqp_url: str) -> TestClient:
     )
     layout = StorageLayout(tmp_path)
     layout.ensure()
-    _transaction(layout, TENANT, MINE, "tx-mine")
-    _transaction(layout, "company/12345678", THEIRS, "tx-theirs")
+    stored_transaction(layout, TENANT, MINE, "tx-mine", RECEIVED)
+    stored_transaction(layout, "company/12345678", THEIRS, "tx-theirs", RECEIVED)
     app = FastAPI()
     app.include_router(build_support_router(layout, settings, StatusNaming.of(settings)))
     return TestClient(app)
