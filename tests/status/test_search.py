@@ -65,3 +65,29 @@ def test_reservations_in_hash_prefix_shards_are_found(tmp_path: Path) -> None:
     assert [(row.ftp_txid, row.gateway_txid, row.current_code) for row in found.rows] == [
         ("sharded-tx", "0" * 32, None)
     ]
+
+
+def test_symlinked_service_folders_and_shards_lead_nowhere(tmp_path: Path) -> None:
+    """A link planted in a tenant's reservations must not list another tenant's transactions."""
+    layout = StorageLayout(tmp_path)
+    populate(layout, "company/12345678", 3, START)
+    theirs = layout.txid_dir / "company/12345678" / SERVICES[0]
+    mine = layout.txid_dir / "company/30808460"
+    mine.mkdir(parents=True)
+    (mine / "linked-service").symlink_to(theirs, target_is_directory=True)
+    (mine / "payroll").mkdir()
+    (mine / "payroll" / "abc").symlink_to(theirs, target_is_directory=True)
+    everything = (START, START + timedelta(days=DAYS))
+    assert search(layout, "company/30808460", *everything).total == 0
+    assert search(layout, "company/30808460", *everything, service="linked-service").total == 0
+    assert search(layout, "company/12345678", *everything).total == 3
+
+
+def test_json_answer_names_times_in_iso_and_keeps_the_total(tmp_path: Path) -> None:
+    layout = StorageLayout(tmp_path)
+    populate(layout, "company/30808460", 2, START)
+    found = search(layout, "company/30808460", START, START + timedelta(days=DAYS), limit=1).as_json()
+    assert found["total"] == 2
+    [row] = found["transactions"]
+    assert row["received_at"] == START.isoformat()
+    assert (row["ftp_txid"], row["service"], row["current_code"]) == ("tx-0", SERVICES[0], 2)
