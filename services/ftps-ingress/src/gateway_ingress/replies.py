@@ -3,6 +3,7 @@
 The handler modules send only replies from this catalogue (a test reads their source for reply
 literals), and `make docs` renders it into docs/hardening.md (a test fails when that drifts).
 pyftpdlib's own replies to ordinary commands (TYPE, PWD, ...) are not listed: they are plain RFC 959.
+It is longer than the other modules because it is a table (one entry per reply), not logic.
 """
 
 from __future__ import annotations
