@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from gateway_common.storage import StorageLayout
 
+from tests.bench.growth import add_past
+from tests.bench.peers import GATEWAY_TENANT
 from tests.bench.procs import TICKS
 
 pytestmark = pytest.mark.e2e
@@ -53,3 +56,21 @@ def test_quick_growth_bench_measures_every_level(tmp_path: Path) -> None:
     assert set(results["files in /out"]) == {"0 files in /out", "10 files in /out"}
     assert set(results["past transactions"]) == {"0 past transactions", "10 past transactions"}
     assert all(value > 0 for rows in results.values() for row in rows.values() for value in row["ms/upload"])
+
+
+def test_growth_bench_leaves_past_transactions_where_the_gateway_finds_them(tmp_path: Path) -> None:
+    add_past(tmp_path, 3)
+    layout = StorageLayout(tmp_path)
+    ledgers = list(layout.ledger_dir.rglob("*.pb"))
+    assert len(ledgers) == 3
+    for ledger in ledgers:
+        gateway_txid = ledger.stem
+        assert layout.find_ledger(gateway_txid) == layout.ledger_file(gateway_txid)
+        assert (layout.spool_txn(gateway_txid) / "payload").is_file()
+    reservations = [path for path in (layout.txid_dir / GATEWAY_TENANT / "heartbeat").rglob("*") if path.is_file()]
+    assert len(reservations) == 3
+    for path in reservations:
+        assert layout.find_reservation(GATEWAY_TENANT, "heartbeat", path.name) == layout.reservation(
+            GATEWAY_TENANT, "heartbeat", path.name
+        )
+        assert layout.find_ledger(path.read_text()) is not None
