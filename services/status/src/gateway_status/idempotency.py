@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway_common.storage import in_shard, lock_file, shard_of
+from gateway_common.storage import find_sharded, in_shard, lock_file, shard_of
 
 
 def key_record(records: Path, backend: str, key: str) -> Path:
@@ -37,11 +37,7 @@ def record_lock(path: Path) -> Path:
 
 def find_record(path: Path) -> Path | None:
     """The record of a record or lock file: in its shard or, written before sharding, beside them."""
-    backend_dir, name = _backend_dir(path), f"{path.stem}.json"
-    for candidate in (in_shard(backend_dir, path.stem, name), backend_dir / name):
-        if candidate.is_file():
-            return candidate
-    return None
+    return find_sharded(_backend_dir(path), path.stem, f"{path.stem}.json")
 
 
 @contextlib.contextmanager
