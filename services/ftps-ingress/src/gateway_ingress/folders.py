@@ -48,13 +48,14 @@ class FolderCommands(Session):
     def ftp_MKD(self, path: str) -> str | None:
         assert self.view is not None
         if self.view.area(path) is Area.SERVICE_ENTRY:
+            service = os.path.basename(os.path.dirname(path))
             try:
                 txid = check_name(os.path.basename(path))
-                check_stored_names(os.path.basename(os.path.dirname(path)), txid)
+                check_stored_names(service, txid)
             except NameRefused as exc:
                 self._refuse("MKD", replies.BAD_NAME, detail=exc)
                 return None
-            if reserved(self.layout, self.view.identity.tenant, os.path.basename(os.path.dirname(path)), txid):
+            if reserved(self.layout, self.view.identity.tenant, service, txid):
                 self._refuse("MKD", replies.TXID_USED, txid=txid)
                 return None
             limit = self.settings.max_transaction_folders
