@@ -26,14 +26,14 @@ from pathlib import Path
 
 from gateway_common.storage import TMP_PREFIX, fsync_dir
 
+from gateway_ingress.writebehind import WriteBehind
+
 # How far the writer thread may fall behind the network before the IO loop waits for it,
 # as a slow disk would make it wait in a plain write().
 MAX_BACKLOG = 8 << 20
 # A batch goes to the writer thread at this many bytes or chunks (writev takes at most IOV_MAX).
 BATCH = 256 << 10
 BATCH_CHUNKS = min(512, os.sysconf("SC_IOV_MAX"))
-# Written bytes after which the writer thread starts their writeback to disk.
-WRITEBACK = 16 << 20
 
 
 class FileTooLarge(OSError):
@@ -61,7 +61,7 @@ class SpoolWriter:
         self._batch_size = 0
         self._batches: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
         self._written = 0  # advanced by the writer thread only
-        self._flushed = 0
+        self._write_behind = WriteBehind(fd)
         self._caught_up = threading.Event()
         self._error: OSError | None = None
         self._writer: threading.Thread | None = None
@@ -104,11 +104,7 @@ class SpoolWriter:
                     self._hash.update(chunk)
                 _write_all(self._fd, batch)
                 self._written += sum(map(len, batch))
-                if self._written - self._flushed >= WRITEBACK:
-                    # Starts the kernel's writeback now, so the fsync before the 226 finds little
-                    # left, and keeps spooled gigabytes from crowding the page cache.
-                    os.posix_fadvise(self._fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED)
-                    self._flushed = self._written
+                self._write_behind.written(self._written)
             except Exception as exc:
                 # Whatever went wrong, the upload fails: the IO loop must not wait for a writer
                 # that stopped, and commit() must not fsync a short file.
