@@ -77,7 +77,7 @@ def _workloads(plan: Plan, client: w.Client, large: Path, small: Path) -> list[W
     return items
 
 
-def run(plan: Plan, work: Path, after_round: Callable[[Results], None]) -> Results:
+def run(plan: Plan, work: Path, after_round: Callable[[Results], None], only: str = "") -> Results:
     pki = work / "pki"
     subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(pki)], check=True, capture_output=True)
     large, small = work / "large.bin", work / "small.bin"
@@ -94,6 +94,8 @@ def run(plan: Plan, work: Path, after_round: Callable[[Results], None]) -> Resul
         for round_no in range(plan.rounds):
             order = peers[round_no % len(peers) :] + peers[: round_no % len(peers)]
             for name, gateway_only, workload in _workloads(plan, client, large, small):
+                if only not in name:
+                    continue
                 for peer in order:
                     if gateway_only and not isinstance(peer, GatewayPeer):
                         continue
@@ -182,6 +184,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 round on tiny sizes (CI smoke)")
     parser.add_argument("--rounds", type=int, help="rounds instead of the plan's")
     parser.add_argument("--json", type=Path, help="where to write the samples (default var/bench/<time>.json)")
+    parser.add_argument("--only", default="", help="run only the workloads whose name contains this, e.g. 'MiB'")
     args = parser.parse_args()
     # SIGTERM (and SIGINT, which a background job ignores) stop the peers on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -209,7 +212,7 @@ def main() -> None:
         target.write_text(json.dumps(report, indent=2))
 
     with tempfile.TemporaryDirectory(prefix="ftps-bench-") as tmp:
-        results = run(plan, Path(tmp), save)
+        results = run(plan, Path(tmp), save, args.only)
     print()
     print(table(results))
     print(f"\nsamples written to {target}")
