@@ -187,12 +187,20 @@ class UploadPipeline:
 
     # --- uploads (called from the FTP IO loop)
     def finalize(self, upload: PendingUpload, done: Callable[[Future[events_pb2.UploadReceived]], None]) -> None:
-        future = asyncio.run_coroutine_threadsafe(self._finalize(upload), self.loop)
-        future.add_done_callback(done)
+        """Make the upload durable, publish its event, then call ``done`` (in the pipeline's thread).
+
+        Three hand-overs between threads on the way to the 226: to an upload thread, which commits
+        the payload and writes the outbox event in one go; to the asyncio loop, which publishes;
+        back to the FTP IO loop through ``done``. Moving the event beside its payload follows
+        after ``done``, on an upload thread.
+        """
+        replied: Future[events_pb2.UploadReceived] = Future()
+        replied.add_done_callback(done)
+        self._upload_threads.submit(self._make_durable, upload, replied)
 
     def discard(self, upload: PendingUpload, then: Callable[[], None] | None = None) -> None:
         """Remove the upload's spool file and free its id; ``then`` runs afterwards (in any case)."""
-        future = asyncio.run_coroutine_threadsafe(self._blocking(self._discard, upload), self.loop)
+        future = self._upload_threads.submit(self._discard, upload)
         future.add_done_callback(_log_failed_discard)
         if then is not None:
             future.add_done_callback(lambda _: then())
@@ -207,14 +215,25 @@ class UploadPipeline:
         upload.writer.discard()
         upload.reservation.unlink(missing_ok=True)
 
-    async def _finalize(self, upload: PendingUpload) -> events_pb2.UploadReceived:
+    def _make_durable(self, upload: PendingUpload, replied: Future[events_pb2.UploadReceived]) -> None:
+        """On an upload thread: payload and event durable, or nothing of the upload left."""
         try:
-            sha256 = await self._blocking(upload.writer.commit)
-        except BaseException:
-            await self._blocking(self._discard, upload)
-            raise
+            try:
+                sha256 = upload.writer.commit()
+                event = self._event(upload, sha256)
+                self.outbox.put(event)
+            except BaseException:
+                self._discard(upload)
+                raise
+        except BaseException as exc:
+            replied.set_exception(exc)
+            return
+        # From here the upload is safe: the relay publishes it whatever happens next.
+        self.loop.call_soon_threadsafe(self._publish_soon, event, replied)
+
+    def _event(self, upload: PendingUpload, sha256: str) -> events_pb2.UploadReceived:
         target = upload.target
-        event = events_pb2.UploadReceived(
+        return events_pb2.UploadReceived(
             event_id=new_id(),
             gateway_txid=upload.gateway_txid,
             sender=upload.identity.to_proto(),
@@ -228,19 +247,27 @@ class UploadPipeline:
             ingress_node=self.settings.node_name,
             client_address=upload.client_address,
         )
+
+    def _publish_soon(self, event: events_pb2.UploadReceived, replied: Future[events_pb2.UploadReceived]) -> None:
+        self.loop.create_task(self._publish_then_retire(event, replied))
+
+    async def _publish_then_retire(
+        self, event: events_pb2.UploadReceived, replied: Future[events_pb2.UploadReceived]
+    ) -> None:
+        # What follows the durable write is tidying up and must not turn the 226 into a failure.
         try:
-            await self._blocking(self.outbox.put, event)
-        except BaseException:
-            await self._blocking(self._discard, upload)
-            raise
-        # From here the upload is safe: the relay publishes it whatever happens next, so what
-        # follows is tidying up and must not turn the 226 into a failure.
-        try:
-            if await self._publish(event):
+            published = await self._publish(event)
+        except Exception as exc:
+            log.warning("publish failed; the outbox keeps the event", gateway_txid=event.gateway_txid, error=repr(exc))
+            published = False
+        replied.set_result(event)
+        if published:
+            try:
                 await self._blocking(self.outbox.retire, event, self.layout)
-        except OSError as exc:
-            log.warning("tidying up after a durable upload failed", gateway_txid=event.gateway_txid, error=repr(exc))
-        return event
+            except OSError as exc:
+                log.warning(
+                    "tidying up after a durable upload failed", gateway_txid=event.gateway_txid, error=repr(exc)
+                )
 
 
 def _log_failed_discard(future: Future[None]) -> None:
