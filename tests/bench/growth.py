@@ -17,7 +17,6 @@ import json
 import os
 import statistics
 import subprocess
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from gateway_common.storage import StorageLayout
 
 from tests.bench import workloads as w
 from tests.bench.peers import GATEWAY_TENANT, GatewayPeer
+from tests.bench.volume import bench_volume
 from tests.support.gateway import BIN
 
 
@@ -142,8 +142,8 @@ def main() -> None:
     args = parser.parse_args()
     levels = QUICK if args.quick else FULL
     started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="growth-bench-") as tmp:
-        work = Path(tmp)
+    with bench_volume("growth-bench-") as (work, volume):
+        print(f"working on {volume}", flush=True)
         subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(work / "pki")], check=True, capture_output=True)
         small = work / "small.bin"
         small.write_bytes(os.urandom(10 * 1024))

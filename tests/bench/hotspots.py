@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import tempfile
-from pathlib import Path
 
 from tests.bench import workloads as w
 from tests.bench.peers import GatewayPeer
 from tests.bench.spy import print_profile, recording
+from tests.bench.volume import bench_volume
 from tests.support.gateway import BIN, SERVICES
 
 
@@ -23,8 +22,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--no-spy", action="store_true", help="measure only (py-spy costs the services a little)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="profile-bench-") as tmp:
-        work = Path(tmp)
+    with bench_volume("profile-bench-") as (work, volume):
+        print(f"working on {volume}", flush=True)
         subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(work / "pki")], check=True, capture_output=True)
         small = work / "small.bin"
         small.write_bytes(os.urandom(10 * 1024))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from gateway_common.proto.gateway.v1 import events_pb2
 
 from tests.bench.procs import brokers, cpu_seconds
 from tests.bench.spy import print_profile, recording
+from tests.bench.volume import bench_volume
 from tests.support.broker import private_vhost
 from tests.support.gateway import Gateway
 
@@ -95,8 +95,8 @@ def _wait_accepted(out: Path, count: int, timeout: float) -> None:
 
 
 def run(events: int, profile: bool) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp, private_vhost() as amqp_url:
-        work = Path(tmp)
+    with bench_volume("pipeline-bench-") as (work, volume), private_vhost() as amqp_url:
+        print(f"working on {volume}", flush=True)
         gateway = Gateway(work / "gateway", work / "pki", amqp_url, extra_env={"GATEWAY_LOG_LEVEL": "WARNING"})
         gateway.data_dir.mkdir(parents=True)
         gateway.routes_file.write_text("routes:\n  heartbeat:\n    adapter: heartbeat\n")

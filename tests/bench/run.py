@@ -19,7 +19,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from tests.bench import workloads as w
 from tests.bench.peers import GatewayPeer, Peer, StockPeer, VsftpdPeer
+from tests.bench.volume import bench_volume
 from tests.support.gateway import BIN
 
 
@@ -197,8 +197,11 @@ def main() -> None:
     target = args.json or Path("var/bench") / f"{started:%Y%m%dT%H%M%SZ}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
 
+    where: list[str] = []
+
     def save(results: Results) -> None:
         report = {
+            "volume": where[0],
             "started": started.isoformat(),
             "seconds": time.perf_counter() - begun,
             "plan": asdict(plan),
@@ -211,8 +214,10 @@ def main() -> None:
         }
         target.write_text(json.dumps(report, indent=2))
 
-    with tempfile.TemporaryDirectory(prefix="ftps-bench-") as tmp:
-        results = run(plan, Path(tmp), save, args.only)
+    with bench_volume("ftps-bench-") as (work, volume):
+        print(f"working on {volume}", flush=True)
+        where.append(volume)
+        results = run(plan, work, save, args.only)
     print()
     print(table(results))
     print(f"\nsamples written to {target}")
