@@ -6,8 +6,9 @@ hashes them (hashlib, in C, without the GIL) and writes each batch with one writ
 decrypting and storing run on two cores, threads hand over once per batch rather than once per
 record, and there is no second pass over the file. The writer thread starts with the first full
 batch: an upload smaller than one batch is hashed and written by ``commit``, which needs no
-thread of its own (starting one blocks the IO loop until the new thread runs). fsync and close
-are left to ``commit``, which runs off the FTP IO loop.
+thread of its own (starting one blocks the IO loop until the new thread runs). The writer
+thread keeps at most two windows of the upload in the page cache (writebehind.py). fsync and
+close are left to ``commit``, which runs off the FTP IO loop.
 
 The payload is received under a hidden temporary name and renamed to its own name by
 ``commit``: a payload left by an ingress killed mid-upload is then a ``.tmp-*`` file that the
