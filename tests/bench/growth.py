@@ -26,6 +26,7 @@ from gateway_common.events import new_id
 from gateway_common.storage import StorageLayout
 
 from tests.bench import workloads as w
+from tests.bench.calibrate import machine_speed
 from tests.bench.peers import GATEWAY_TENANT, GatewayPeer
 from tests.bench.volume import bench_volume
 from tests.support.gateway import BIN
@@ -144,6 +145,8 @@ def main() -> None:
     started = datetime.now(UTC)
     with bench_volume("growth-bench-") as (work, volume):
         print(f"working on {volume}", flush=True)
+        machine = machine_speed(str(work))
+        print(f"machine: {machine}", flush=True)
         subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(work / "pki")], check=True, capture_output=True)
         small = work / "small.bin"
         small.write_bytes(os.urandom(10 * 1024))
@@ -162,7 +165,8 @@ def main() -> None:
         print(f"\n{table(title, rows)}")
     target = args.json or Path("var/bench") / f"growth-{started:%Y%m%dT%H%M%SZ}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps({"started": started.isoformat(), "levels": levels.__dict__, "results": results}))
+    report = {"started": started.isoformat(), "volume": volume, "machine": machine, "levels": levels.__dict__}
+    target.write_text(json.dumps(report | {"results": results}))
     print(f"\nfigures written to {target}")
 
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 
 from tests.bench import workloads as w
+from tests.bench.calibrate import machine_speed
 from tests.bench.peers import GatewayPeer
 from tests.bench.spy import print_profile, recording
 from tests.bench.volume import bench_volume
@@ -24,6 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     with bench_volume("profile-bench-") as (work, volume):
         print(f"working on {volume}", flush=True)
+        print(f"machine: {machine_speed(str(work))}", flush=True)
         subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(work / "pki")], check=True, capture_output=True)
         small = work / "small.bin"
         small.write_bytes(os.urandom(10 * 1024))

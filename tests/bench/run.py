@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bench import workloads as w
+from tests.bench.calibrate import machine_speed
 from tests.bench.peers import GatewayPeer, Peer, StockPeer, VsftpdPeer
 from tests.bench.volume import bench_volume
 from tests.support.gateway import BIN
@@ -198,10 +199,12 @@ def main() -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
 
     where: list[str] = []
+    machine: dict[str, float] = {}
 
     def save(results: Results) -> None:
         report = {
             "volume": where[0],
+            "machine": machine,
             "started": started.isoformat(),
             "seconds": time.perf_counter() - begun,
             "plan": asdict(plan),
@@ -217,6 +220,8 @@ def main() -> None:
     with bench_volume("ftps-bench-") as (work, volume):
         print(f"working on {volume}", flush=True)
         where.append(volume)
+        machine.update(machine_speed(str(work)))
+        print(f"machine: {machine}", flush=True)
         results = run(plan, work, save, args.only)
     print()
     print(table(results))

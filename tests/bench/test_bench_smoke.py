@@ -30,6 +30,7 @@ def test_quick_bench_measures_every_workload_on_every_peer(tmp_path: Path) -> No
     result = _quick("tests.bench.run", target)
     report = json.loads(target.read_text())
     assert report["volume"].startswith("ext4 with journal" if os.geteuid() == 0 else "temporary directory")
+    assert report["machine"]["thread round trip us"] > 0
     samples = report["samples"]
     assert len(samples) == 7
     for workload, by_peer in samples.items():
