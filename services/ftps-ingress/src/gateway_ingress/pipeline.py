@@ -229,7 +229,7 @@ class UploadPipeline:
             replied.set_exception(exc)
             return
         # From here the upload is safe: the relay publishes it whatever happens next.
-        self.loop.call_soon_threadsafe(self._publish_soon, event, replied)
+        asyncio.run_coroutine_threadsafe(self._publish_then_retire(event, replied), self.loop)
 
     def _event(self, upload: PendingUpload, sha256: str) -> events_pb2.UploadReceived:
         target = upload.target
@@ -247,9 +247,6 @@ class UploadPipeline:
             ingress_node=self.settings.node_name,
             client_address=upload.client_address,
         )
-
-    def _publish_soon(self, event: events_pb2.UploadReceived, replied: Future[events_pb2.UploadReceived]) -> None:
-        self.loop.create_task(self._publish_then_retire(event, replied))
 
     async def _publish_then_retire(
         self, event: events_pb2.UploadReceived, replied: Future[events_pb2.UploadReceived]
