@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def _best(run: Callable[[], float], tries: int = 3) -> float:
@@ -83,6 +84,13 @@ def machine_speed(directory: str | None = None) -> dict[str, float]:
         "thread round trip us": round(_best(_hand_over), 1),
         "create+fsync us": round(_best(lambda: _create_and_sync(directory)), 1),
     }
+
+
+def report_machine(directory: Path) -> dict[str, float]:
+    """``machine_speed`` on a bench's volume, printed as the bench starts."""
+    figures = machine_speed(str(directory))
+    print(f"machine: {figures}", flush=True)
+    return figures
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from gateway_common.events import new_id
 from gateway_common.storage import StorageLayout
 
 from tests.bench import workloads as w
-from tests.bench.calibrate import machine_speed
+from tests.bench.calibrate import report_machine
 from tests.bench.peers import GATEWAY_TENANT, GatewayPeer
 from tests.bench.volume import bench_volume
 from tests.support.gateway import BIN
@@ -144,9 +144,7 @@ def main() -> None:
     levels = QUICK if args.quick else FULL
     started = datetime.now(UTC)
     with bench_volume("growth-bench-") as (work, volume):
-        print(f"working on {volume}", flush=True)
-        machine = machine_speed(str(work))
-        print(f"machine: {machine}", flush=True)
+        machine = report_machine(work)
         subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(work / "pki")], check=True, capture_output=True)
         small = work / "small.bin"
         small.write_bytes(os.urandom(10 * 1024))

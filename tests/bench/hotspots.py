@@ -10,7 +10,7 @@ import os
 import subprocess
 
 from tests.bench import workloads as w
-from tests.bench.calibrate import machine_speed
+from tests.bench.calibrate import report_machine
 from tests.bench.peers import GatewayPeer
 from tests.bench.spy import print_profile, recording
 from tests.bench.volume import bench_volume
@@ -23,9 +23,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--no-spy", action="store_true", help="measure only (py-spy costs the services a little)")
     args = parser.parse_args()
-    with bench_volume("profile-bench-") as (work, volume):
-        print(f"working on {volume}", flush=True)
-        print(f"machine: {machine_speed(str(work))}", flush=True)
+    with bench_volume("profile-bench-") as (work, _volume):
+        report_machine(work)
         subprocess.run([str(BIN / "gateway-pki"), "demo", "--dir", str(work / "pki")], check=True, capture_output=True)
         small = work / "small.bin"
         small.write_bytes(os.urandom(10 * 1024))

@@ -25,7 +25,7 @@ from gateway_common.identity import CertificateKind, Identity
 from gateway_common.messaging import RK_UPLOAD, Bus
 from gateway_common.proto.gateway.v1 import events_pb2
 
-from tests.bench.calibrate import machine_speed
+from tests.bench.calibrate import report_machine
 from tests.bench.procs import brokers, cpu_seconds
 from tests.bench.spy import print_profile, recording
 from tests.bench.volume import bench_volume
@@ -96,9 +96,8 @@ def _wait_accepted(out: Path, count: int, timeout: float) -> None:
 
 
 def run(events: int, profile: bool) -> dict[str, float]:
-    with bench_volume("pipeline-bench-") as (work, volume), private_vhost() as amqp_url:
-        print(f"working on {volume}", flush=True)
-        print(f"machine: {machine_speed(str(work))}", flush=True)
+    with bench_volume("pipeline-bench-") as (work, _volume), private_vhost() as amqp_url:
+        report_machine(work)
         gateway = Gateway(work / "gateway", work / "pki", amqp_url, extra_env={"GATEWAY_LOG_LEVEL": "WARNING"})
         gateway.data_dir.mkdir(parents=True)
         gateway.routes_file.write_text("routes:\n  heartbeat:\n    adapter: heartbeat\n")

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bench import workloads as w
-from tests.bench.calibrate import machine_speed
+from tests.bench.calibrate import report_machine
 from tests.bench.peers import GatewayPeer, Peer, StockPeer, VsftpdPeer
 from tests.bench.volume import bench_volume
 from tests.support.gateway import BIN
@@ -198,30 +198,25 @@ def main() -> None:
     target = args.json or Path("var/bench") / f"{started:%Y%m%dT%H%M%SZ}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
 
-    where: list[str] = []
-    machine: dict[str, float] = {}
-
-    def save(results: Results) -> None:
-        report = {
-            "volume": where[0],
-            "machine": machine,
-            "started": started.isoformat(),
-            "seconds": time.perf_counter() - begun,
-            "plan": asdict(plan),
-            "tls_max": w.TLS_MAX or "curl default",
-            "cpus": os.cpu_count(),
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-            "samples": {wl: {p: [asdict(s) for s in ss] for p, ss in bp.items()} for wl, bp in results.items()},
-            "summary": summary(results),
-        }
-        target.write_text(json.dumps(report, indent=2))
-
     with bench_volume("ftps-bench-") as (work, volume):
-        print(f"working on {volume}", flush=True)
-        where.append(volume)
-        machine.update(machine_speed(str(work)))
-        print(f"machine: {machine}", flush=True)
+        machine = report_machine(work)
+
+        def save(results: Results) -> None:
+            report = {
+                "volume": volume,
+                "machine": machine,
+                "started": started.isoformat(),
+                "seconds": time.perf_counter() - begun,
+                "plan": asdict(plan),
+                "tls_max": w.TLS_MAX or "curl default",
+                "cpus": os.cpu_count(),
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+                "samples": {wl: {p: [asdict(s) for s in ss] for p, ss in bp.items()} for wl, bp in results.items()},
+                "summary": summary(results),
+            }
+            target.write_text(json.dumps(report, indent=2))
+
         results = run(plan, work, save, args.only)
     print()
     print(table(results))

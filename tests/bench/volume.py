@@ -9,7 +9,8 @@ without a journal). After an hour of tests, creating one file in /tmp cost 935 u
 before: it measured the machine's history, and each peer in proportion to the files it creates.
 
 Mounting needs root, ``mkfs.ext4`` and a loop device; without them the benches fall back to a
-temporary directory and say so (``describe`` goes into the JSON).
+temporary directory; either way ``bench_volume`` prints what it uses and yields that text for
+the JSON.
 """
 
 from __future__ import annotations
@@ -29,12 +30,17 @@ def _mountable() -> bool:
     return os.geteuid() == 0 and shutil.which("mkfs.ext4") is not None and Path("/dev/loop-control").exists()
 
 
+def _announced(volume: str) -> str:
+    print(f"working on {volume}", flush=True)
+    return volume
+
+
 @contextlib.contextmanager
 def bench_volume(prefix: str) -> Iterator[tuple[Path, str]]:
     """(a new empty directory, what it is on) for the duration of a bench."""
     if not _mountable():
         with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-            yield Path(tmp), f"temporary directory {tmp} (not root or no loop device: no volume of its own)"
+            yield Path(tmp), _announced(f"temporary directory {tmp} (not root or no loop device: no volume of its own)")
         return
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         image, mount = Path(tmp) / "volume.img", Path(tmp) / "volume"
@@ -55,7 +61,7 @@ def bench_volume(prefix: str) -> Iterator[tuple[Path, str]]:
                 work = mount / "work"
                 work.mkdir()
                 work.chmod(0o755)
-                yield work, f"ext4 with journal on {device} ({SIZE} image, direct I/O)"
+                yield work, _announced(f"ext4 with journal on {device} ({SIZE} image, direct I/O)")
             finally:
                 # Lazy: a server process slow to exit must not keep the volume; detaching then
                 # frees the device once the last file on it is closed.
