@@ -22,13 +22,15 @@ def _resident_bytes(path: Path) -> int:
     return int(out.stdout.strip())
 
 
-def _write(path: Path, windows: int, after_write: Callable[[int, int], None]) -> None:
+def _write(path: Path, windows: int, watcher: Callable[[int], Callable[[int], None]]) -> None:
+    """Write ``windows`` windows in chunks; ``watcher(fd)`` is told the total after each write."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
+        written = watcher(fd)
         total = 0
         for _ in range(windows * WINDOW // len(CHUNK)):
             total += os.write(fd, CHUNK)
-            after_write(fd, total)
+            written(total)
     finally:
         os.close(fd)
 
@@ -36,20 +38,24 @@ def _write(path: Path, windows: int, after_write: Callable[[int, int], None]) ->
 def test_plain_writes_leave_the_whole_file_in_the_page_cache(tmp_path: Path) -> None:
     # The control: without write-behind the measurement below would see every page.
     path = tmp_path / "plain"
-    _write(path, 8, lambda fd, total: None)
+    _write(path, 8, lambda fd: lambda total: None)
     assert _resident_bytes(path) == 8 * WINDOW
 
 
 def test_at_most_two_windows_stay_in_the_page_cache(tmp_path: Path) -> None:
     path = tmp_path / "behind"
-    behinds: dict[int, WriteBehind] = {}
     resident: list[int] = []
 
-    def after_write(fd: int, total: int) -> None:
-        behinds.setdefault(fd, WriteBehind(fd, WINDOW)).written(total)
-        resident.append(_resident_bytes(path))
+    def watcher(fd: int) -> Callable[[int], None]:
+        behind = WriteBehind(fd, WINDOW)
 
-    _write(path, 8, after_write)
+        def written(total: int) -> None:
+            behind.written(total)
+            resident.append(_resident_bytes(path))
+
+        return written
+
+    _write(path, 8, watcher)
     assert max(resident) <= 2 * WINDOW
     assert path.read_bytes() == CHUNK * (8 * WINDOW // len(CHUNK))
 
@@ -59,8 +65,7 @@ def test_without_sync_file_range_the_hint_alone_is_given(tmp_path: Path, monkeyp
     # (pages already written back); the file stays whole.
     monkeypatch.setattr(writebehind, "_sync_file_range", None)
     path = tmp_path / "hint"
-    behinds: dict[int, WriteBehind] = {}
-    _write(path, 4, lambda fd, total: behinds.setdefault(fd, WriteBehind(fd, WINDOW)).written(total))
+    _write(path, 4, lambda fd: WriteBehind(fd, WINDOW).written)
     assert path.read_bytes() == CHUNK * (4 * WINDOW // len(CHUNK))
 
 
