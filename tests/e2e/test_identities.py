@@ -217,9 +217,19 @@ class _Bytes:
 
 
 def _company_entries(gateway: Gateway, service: str) -> set[str]:
-    """What lies in the service folders of the company's certificates and its txid reservations."""
+    """What lies in the service folders of the company's certificates and its txid reservations.
+
+    The gateway removes a transaction's folder when its session ends; a walk that was inside it
+    then (FileNotFoundError from glob's scandir, seen once in CI) walks again.
+    """
     root = gateway.data_dir / "tenants" / COMPANY
-    folders = {p.relative_to(root).as_posix() for p in root.glob(f"*/{service}/**/*")}
+    for attempt in range(20):
+        try:
+            folders = {p.relative_to(root).as_posix() for p in root.glob(f"*/{service}/**/*")}
+            break
+        except FileNotFoundError:
+            if attempt == 19:
+                raise
     reservations = gateway.data_dir / "txids" / COMPANY / service
     return folders | {f"txid:{p.name}" for p in reservations.rglob("*") if p.is_file()}
 
@@ -249,12 +259,8 @@ def test_duplicate_transaction_id_is_refused_before_any_data(gateway: Gateway, c
     # Uploads leave at once, the transaction folder goes when its session has closed: nothing partial stays.
     expected = {f"txid:{txid}", f"txid:{folder}"}
     deadline = time.monotonic() + 10
-    left: set[str] | None = None
     while time.monotonic() < deadline:
-        try:
-            left = {e for e in _company_entries(gateway, "heartbeat") if txid in e or folder in e}
-        except FileNotFoundError:  # the folder went while glob walked it (CI, once): look again
-            left = None
+        left = {e for e in _company_entries(gateway, "heartbeat") if txid in e or folder in e}
         if left == expected:
             break
         time.sleep(0.05)
