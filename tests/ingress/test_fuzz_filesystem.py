@@ -13,6 +13,7 @@ from gateway_ingress.filesystem import GatewayFS, SessionAuthorizer
 from gateway_ingress.tenant import PERMISSIONS, Area, NameRefused, TenantView, check_name
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyftpdlib.filesystems import AbstractedFS
 
 EMPLOYEE = Identity(CertificateKind.EMPLOYEE, "OCES2", "52771019", "CVR:30808460-RID:52771019", "E", cvr="30808460")
 PERSONAL = Identity(CertificateKind.PERSONAL, "OCES2", "9208-2002-2-1", "PID:9208-2002-2-1", "P")
@@ -93,3 +94,25 @@ def test_names_are_accepted_only_when_harmless(name: str) -> None:
     assert not name.startswith((".", " "))
     assert len(name) <= 200
     assert Path(name).name == name
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=ftp_paths)
+def test_the_quick_root_check_answers_as_pyftpdlib_does(fs: GatewayFS, path: str) -> None:
+    # GatewayFS skips pyftpdlib's full resolution where no symlink or '..' lies below the root;
+    # the answer must be pyftpdlib's for every path, with the symlinks of the fixture in the way.
+    for real in (fs.ftp2fs(path), fs.root + "/" + path.lstrip("/"), path):
+        if "\x00" not in real:
+            assert fs._below_root(real) == AbstractedFS.validpath(fs, real), real
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=ftp_paths)
+def test_areas_split_paths_as_pathlib_does(fs: GatewayFS, path: str) -> None:
+    view: TenantView = fs.view
+    for real in (fs.ftp2fs(path), str(view.root) + "/" + path, str(view.root) + path, path):
+        try:
+            expected: tuple[str, ...] | None = PurePosixPath(real).relative_to(view.root).parts
+        except ValueError:
+            expected = None
+        assert view._parts(real) == expected, real

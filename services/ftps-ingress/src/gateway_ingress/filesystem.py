@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 from pyftpdlib.authorizers import AuthenticationFailed
@@ -22,7 +24,37 @@ class GatewayFS(AbstractedFS):  # type: ignore[misc]
         # A NUL byte would make realpath() raise instead of answering; no valid name holds one.
         if "\x00" in path:
             return False
-        return bool(super().validpath(path)) and self.view.area(path) is not Area.HIDDEN
+        return self._below_root(path) and self.view.area(path) is not Area.HIDDEN
+
+    def _below_root(self, path: str) -> bool:
+        """pyftpdlib's validpath (the real path lies below the real root) at a fraction of its cost.
+
+        pyftpdlib resolves the root and the path in full on every call: ~20 lstat() calls and
+        ~40 us per path command, asked twice per command. A path written below the root with no
+        '..' and no symlink among its existing parts below the root resolves to below the real
+        root, whatever the root's own path resolves to: one lstat() per existing part proves it.
+        Anything else (a symlink, '..', a path not written below the root) gets pyftpdlib's check.
+        """
+        root = self.root.rstrip("/")
+        if path.startswith(f"{root}/"):
+            rest = path[len(root) + 1 :].split("/")
+            if ".." not in rest:
+                walked = root
+                for part in rest:
+                    if part in ("", "."):
+                        continue
+                    walked = f"{walked}/{part}"
+                    try:
+                        mode = os.lstat(walked).st_mode
+                    except (FileNotFoundError, NotADirectoryError):
+                        return True  # nothing exists below here, so nothing below leads elsewhere
+                    except OSError:
+                        break  # a name too long, a folder it may not read: as pyftpdlib answers
+                    if stat.S_ISLNK(mode):
+                        break
+                else:
+                    return True
+        return bool(super().validpath(path))
 
     def listdir(self, path: str) -> list[str]:
         """The visible names, sorted, and no more than max_list_entries (the first ones)."""
