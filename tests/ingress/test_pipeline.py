@@ -107,23 +107,6 @@ async def test_finalize_makes_the_upload_durable_and_publishes_its_event(running
     await asyncio.to_thread(_wait, lambda: _outbox(running) == [], "the event to leave the outbox")
 
 
-async def test_work_after_durable_gets_the_event_and_cannot_fail_the_upload(running: UploadPipeline) -> None:
-    seen: list[events_pb2.UploadReceived] = []
-
-    def after(event: events_pb2.UploadReceived) -> None:
-        # By now the payload and the event are durable, whatever this does.
-        assert (running.layout.data_dir / event.spool_path).exists()
-        seen.append(event)
-        raise OSError("the storage refuses the record")
-
-    upload = _received(running, "d" * 32, b"payload")
-    upload.on_durable = after
-    event = await asyncio.to_thread(_finalize, running, upload)
-    # It runs while the event is published, so it may end after the reply.
-    await asyncio.to_thread(_wait, lambda: seen, "the work after durable did not run")
-    assert seen == [event]
-
-
 async def test_without_a_broker_the_upload_is_kept_in_the_outbox(offline: UploadPipeline) -> None:
     first = await asyncio.to_thread(_finalize, offline, _received(offline, "b" * 32, b"one"))
     second = await asyncio.to_thread(_finalize, offline, _received(offline, "c" * 32, b"two"))

@@ -121,15 +121,3 @@ def test_an_upload_costs_the_io_loop_the_same_with_many_recent_ones() -> None:
     for n in range(50_000):
         many.add(f"/t/svc/old-{n}", 1, 0.0)
     assert _seconds_per_add(many, 1) < 10 * _seconds_per_add(few, 1)
-
-
-def test_remember_is_this_replica_only_and_record_is_for_the_others(tmp_path: Path) -> None:
-    # An upload: the IO loop remembers, the upload's own thread records (no thread of RecentUploads').
-    here = RecentUploads(60, tmp_path)
-    here.remember(PATH, 5, 2.0)
-    assert here.get(PATH) == (5, 2.0)
-    assert RecentUploads(60, tmp_path).get(PATH) is None
-    here.record(PATH, 5, 2.0)
-    assert RecentUploads(60, tmp_path).get(PATH) == (5, 2.0)
-    RecentUploads(0, tmp_path / "none").record(PATH, 5, 2.0)
-    assert not (tmp_path / "none").exists()

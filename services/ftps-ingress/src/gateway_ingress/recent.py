@@ -36,25 +36,13 @@ class RecentUploads:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recent")
 
     def add(self, path: str, size: int, mtime: float) -> None:
-        """Remember here and record for other replicas (the record written by a thread of its own)."""
-        entry = self.remember(path, size, mtime)
-        if entry is not None and self.directory is not None:
-            self._writer.submit(self._store, path, entry)
-
-    def remember(self, path: str, size: int, mtime: float) -> tuple[int, float, float] | None:
-        """Remember for this replica only: the IO loop's part of an upload already recorded."""
-        if self.grace <= 0:
-            return None
-        self._prune()
-        entry = (size, mtime, self.clock() + self.grace)
-        self._entries[path] = entry
-        self._entries.move_to_end(path)
-        return entry
-
-    def record(self, path: str, size: int, mtime: float) -> None:
-        """Write the record for other replicas in the calling thread (an upload's own thread)."""
-        if self.grace > 0 and self.directory is not None:
-            self._store(path, (size, mtime, self.clock() + self.grace))
+        if self.grace > 0:
+            self._prune()
+            entry = (size, mtime, self.clock() + self.grace)
+            self._entries[path] = entry
+            self._entries.move_to_end(path)
+            if self.directory is not None:
+                self._writer.submit(self._store, path, entry)
 
     def get(self, path: str) -> tuple[int, float] | None:
         """(size, mtime) of a recent upload at ``path`` (a filesystem path inside a tenant root)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future
-from functools import partial
 
 from gateway_common import metrics
 from gateway_common.events import new_id
@@ -17,7 +16,6 @@ from gateway_common.proto.gateway.v1 import events_pb2
 
 from gateway_ingress import replies
 from gateway_ingress.pipeline import PendingUpload
-from gateway_ingress.recent import RecentUploads
 from gateway_ingress.replies import os_reason
 from gateway_ingress.reservations import reserve
 from gateway_ingress.session import Session
@@ -81,10 +79,7 @@ class UploadCommands(Session):
             reservation.unlink(missing_ok=True)
             self._refuse("STOR", replies.CANNOT_ACCEPT, reason=os_reason(exc))
             return None
-        # The record SIZE answers from on other replicas, written on the upload's thread; the
-        # upload's time there is when it became durable, here when the 226 was sent: a moment apart.
-        record = partial(_record_recent, self.recent, file)
-        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation, self.remote_ip, record)
+        self._upload = PendingUpload(gateway_txid, self.identity, target, writer, reservation, self.remote_ip)
         self._upload_path = file
         if self.data_channel is not None:
             self.respond(replies.DATA_OPEN())
@@ -129,7 +124,7 @@ class UploadCommands(Session):
                 size=event.size,
                 sha256=event.sha256,
             )
-            self.recent.remember(path, event.size, time.time())
+            self.recent.add(path, event.size, time.time())
             if upload.target.txid_dir is not None:
                 self.spent.finished(upload.target.txid_dir, id(self))
             reply = replies.UPLOADED(txid=event.ftp_txid, service=service)
@@ -180,7 +175,3 @@ class UploadCommands(Session):
         upload, self._upload = self._upload, None
         if upload is not None:
             self.pipeline.discard(upload)
-
-
-def _record_recent(recent: RecentUploads, path: str, event: events_pb2.UploadReceived) -> None:
-    recent.record(path, event.size, time.time())
