@@ -5,12 +5,14 @@ from __future__ import annotations
 import ftplib
 import io
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gateway_ingress import replies
 
+from tests.support.ftps import tls_context
 from tests.support.ingress import ROUTES, Ingress, eventually, running_ingress
 
 TENANT = "company/30808460"
@@ -130,6 +132,24 @@ def test_abor_of_a_stor_waiting_for_its_data_connection_frees_the_id(ingress: In
     assert control.send("ABOR").strip() == replies.UPLOAD_ABORTED()
     assert control.reply().strip() == replies.ABOR_NOTHING_RUNNING()
     assert ingress.layout.find_reservation(TENANT, "heartbeat", "tx-abor") is None
+    control.close()
+
+
+def test_a_stor_still_waiting_for_its_data_connection_is_answered_before_the_next_stor(ingress: Ingress) -> None:
+    # A client whose data connection never came retries the same upload: the waiting STOR gets
+    # its own final reply first (every command one), and the retry finds its id free.
+    control = ingress.control()
+    control.protect()
+    assert control.send("STOR heartbeat/tx-retried").strip() == replies.DATA_OPENING()
+    port = control.passive_port()
+    assert control.send("STOR heartbeat/tx-retried").strip() == replies.STOR_BEFORE_DATA_CONNECTION()
+    assert control.reply().strip() == replies.DATA_OPENING()
+    context = tls_context(ingress.pki, ingress.cert("employee"))
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1") as data:
+        data.sendall(b"retried")
+        data.unwrap().close()
+    assert control.reply().strip() == replies.UPLOADED(txid="tx-retried", service="heartbeat")
+    assert _spooled(ingress, "heartbeat", "tx-retried") == b"retried"
     control.close()
 
 

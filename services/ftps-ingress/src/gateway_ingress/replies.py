@@ -152,6 +152,11 @@ UPLOAD_INCOMPLETE = _reply(
     "The upload did not complete; nothing was kept. Upload it again.",
     "Upload the file again under the same transaction id.",
 )
+STOR_BEFORE_DATA_CONNECTION = _reply(
+    425,
+    "No data connection came for the upload before the next STOR; that upload was dropped, nothing of it kept.",
+    "Open the data connection right after EPSV/PASV; the next STOR's own reply follows this one.",
+)
 UPLOAD_ABORTED = _reply(
     426,
     "Upload aborted; nothing was kept.",

@@ -7,6 +7,7 @@ The 226 is sent here, from on_file_received's completion, never by pyftpdlib's d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from gateway_common import metrics
@@ -54,16 +55,14 @@ class UploadCommands(Session):
         if route is None or not route.allow.permits(self.identity):
             self._refuse("STOR", replies.SERVICE_NOT_PERMITTED, service=target.service)
             return None
-        quota = self.settings.out_quota_bytes
-        if quota is not None:
-            used = self.out_usage.used(self.view.root / OUT)
-            if used is None:  # not measured yet: STOR is answered once it is, off the IO loop
-                self.out_usage.measure(self.view.root / OUT, lambda: self.is_closed or self.ftp_STOR(file, mode))
-                return None
-            if used > quota:
-                self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
-                return None
-        self._abandon_upload()
+        if self._held_by_quota(file, mode):
+            return None
+        if self.fail_waiting_upload(replies.STOR_BEFORE_DATA_CONNECTION(), then=lambda: self.ftp_STOR(file, mode)):
+            # The STOR before this one still waited for its data connection: it gets its own
+            # final reply once nothing of it is left, then this one starts (a retry of the same
+            # id finds it free).
+            return None
+        self._abandon_upload()  # none is left by now; should one be, it must not keep its id
         gateway_txid = new_id()
         try:
             reservation = reserve(self.layout, self.identity.tenant, target.service, target.ftp_txid, gateway_txid)
@@ -89,6 +88,21 @@ class UploadCommands(Session):
             self.respond(replies.DATA_OPENING())
             self.pending_receive = (writer, "STOR")
         return file
+
+    def _held_by_quota(self, file: str, mode: str) -> bool:
+        """True when the tenant's /out is over its quota (refused) or not measured yet (deferred)."""
+        assert self.view is not None
+        quota = self.settings.out_quota_bytes
+        if quota is None:
+            return False
+        used = self.out_usage.used(self.view.root / OUT)
+        if used is None:  # not measured yet: STOR is answered once it is, off the IO loop
+            self.out_usage.measure(self.view.root / OUT, lambda: self.is_closed or self.ftp_STOR(file, mode))
+            return True
+        if used > quota:
+            self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
+            return True
+        return False
 
     def on_file_received(self, file: str) -> None:
         upload, self._upload = self._upload, None
@@ -131,20 +145,20 @@ class UploadCommands(Session):
         if not self.is_closed:
             self.respond(reply)
 
-    def on_incomplete_file_received(self, file: str) -> None:
+    def on_incomplete_file_received(self, file: str, then: Callable[[], object] | None = None) -> None:
         """The one final reply of an upload that did not complete, once nothing of it is left.
 
         The data channel set ``upload_reply`` to why (data.py); the reply waits for the discard so
-        that a client retrying at once finds its transaction id free.
+        that a client retrying at once finds its transaction id free. ``then`` runs after the reply.
         """
         upload, self._upload = self._upload, None
         reply = self.upload_reply or replies.UPLOAD_INCOMPLETE()
         self.upload_reply = None
         if upload is None:
-            self._reply_if_open(reply)
+            self._reply_if_open(reply, then)
             return
         metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
-        self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply))
+        self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply, then))
 
     def ftp_ABOR(self, line: str) -> None:
         channel = self.data_channel
@@ -158,18 +172,23 @@ class UploadCommands(Session):
         else:
             self.close_connecting_data_channel()
 
-    def fail_waiting_upload(self, reply: str) -> bool:
-        """End a STOR still waiting for its data connection with ``reply``; False if there is none."""
+    def fail_waiting_upload(self, reply: str, then: Callable[[], object] | None = None) -> bool:
+        """End a STOR still waiting for its data connection with ``reply`` (then run ``then``).
+
+        False, and ``then`` not run, if no STOR waits.
+        """
         if self._upload is None or self.pending_receive is None:
             return False
         self.pending_receive = None
         self.upload_reply = reply
-        self.on_incomplete_file_received(self._upload_path)
+        self.on_incomplete_file_received(self._upload_path, then)
         return True
 
-    def _reply_if_open(self, reply: str) -> None:
+    def _reply_if_open(self, reply: str, then: Callable[[], object] | None = None) -> None:
         if self.connected and not self.is_closed:
             self.respond(reply)
+            if then is not None:
+                then()
 
     def _abandon_upload(self) -> None:
         upload, self._upload = self._upload, None
