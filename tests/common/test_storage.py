@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from gateway_common.storage import TMP_PREFIX, StorageLayout, atomic_write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temporaries(tmp_path: Path) -> None:
@@ -39,3 +42,41 @@ def test_spool_path_round_trip(tmp_path: Path) -> None:
     layout = StorageLayout(tmp_path)
     payload = layout.spool_dir / "abc" / "payload"
     assert layout.spool_path(layout.relative(payload)) == payload
+
+
+def _resolved_in_the_spool(layout: StorageLayout, relative: str) -> Path | None:
+    """spool_path as it was before plainly_below: resolve in full, then look."""
+    path = (layout.data_dir / relative).resolve()
+    return path if path.is_relative_to(layout.spool_dir) else None
+
+
+@pytest.fixture(scope="module")
+def linked_layout(tmp_path_factory: pytest.TempPathFactory) -> StorageLayout:
+    layout = StorageLayout(tmp_path_factory.mktemp("data"))
+    (layout.spool_dir / "abc" / "tx").mkdir(parents=True)
+    (layout.spool_dir / "abc" / "tx" / "payload").write_text("x")
+    layout.outbox_dir.mkdir()
+    # Traps: a symlink in the spool out of it, one within it, and a file where a folder could be.
+    os.symlink(layout.outbox_dir, layout.spool_dir / "out-link")
+    os.symlink(layout.spool_dir / "abc", layout.spool_dir / "in-link")
+    return layout
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(["spool", "abc", "tx", "payload", "out-link", "in-link", "..", ".", "", "outbox", "x"]),
+        max_size=6,
+    ),
+    absolute=st.booleans(),
+)
+def test_spool_paths_resolve_as_a_full_resolution_does(
+    linked_layout: StorageLayout, parts: list[str], absolute: bool
+) -> None:
+    relative = ("/" if absolute else "") + "/".join(parts)
+    expected = _resolved_in_the_spool(linked_layout, relative)
+    if expected is None:
+        with pytest.raises(ValueError, match="escapes"):
+            linked_layout.spool_path(relative)
+    else:
+        assert linked_layout.spool_path(relative) == expected

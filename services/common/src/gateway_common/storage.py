@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -50,6 +51,36 @@ def shard_of(key: str) -> str:
     """The shard folder of a gateway id (its own random digits) or of any other name (its hash)."""
     digits = key if GATEWAY_TXID.fullmatch(key) else hashlib.sha256(key.encode()).hexdigest()
     return digits[:SHARD_DIGITS]
+
+
+def plainly_below(root: str, path: str) -> bool:
+    """Whether ``path`` resolves below ``root``'s real path, as far as that is quick to prove.
+
+    True when ``path`` is written below ``root``, holds no '..' and no symlink among its existing
+    parts below ``root``: then resolving it (realpath: one lstat() per part of the whole path,
+    in Python, ~40 us for a deep one) cannot lead elsewhere, and one lstat() per existing part
+    below ``root`` showed it. False means "resolve it to know", not "outside".
+    """
+    root = root.rstrip("/")
+    if not path.startswith(f"{root}/"):
+        return False
+    rest = path[len(root) + 1 :].split("/")
+    if ".." in rest:
+        return False
+    walked = root
+    for part in rest:
+        if part in ("", "."):
+            continue
+        walked = f"{walked}/{part}"
+        try:
+            mode = os.lstat(walked).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return True  # nothing exists below here, so nothing below leads elsewhere
+        except OSError:
+            return False  # a name too long, a folder it may not read: resolving answers
+        if stat.S_ISLNK(mode):
+            return False
+    return True
 
 
 def in_shard(directory: Path, key: str, name: str) -> Path:
@@ -148,7 +179,10 @@ class StorageLayout:
         return self.tenant_root(tenant) / "out"
 
     def spool_path(self, relative: str) -> Path:
-        path = (self.data_dir / relative).resolve()
+        joined = os.path.join(self.data_dir, relative)  # an absolute one replaces data_dir, as with Path
+        if plainly_below(str(self.spool_dir), joined):
+            return Path(os.path.normpath(joined))  # what resolve() gives: data_dir is resolved
+        path = Path(joined).resolve()
         if not path.is_relative_to(self.spool_dir):
             raise ValueError(f"spool path escapes the spool: {relative!r}")
         return path

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from typing import Any
 
+from gateway_common.storage import plainly_below
 from pyftpdlib.authorizers import AuthenticationFailed
 from pyftpdlib.filesystems import AbstractedFS
 
@@ -30,31 +29,10 @@ class GatewayFS(AbstractedFS):  # type: ignore[misc]
         """pyftpdlib's validpath (the real path lies below the real root) at a fraction of its cost.
 
         pyftpdlib resolves the root and the path in full on every call: ~20 lstat() calls and
-        ~40 us per path command, asked twice per command. A path written below the root with no
-        '..' and no symlink among its existing parts below the root resolves to below the real
-        root, whatever the root's own path resolves to: one lstat() per existing part proves it.
-        Anything else (a symlink, '..', a path not written below the root) gets pyftpdlib's check.
+        ~40 us per path command, asked twice per command; ``plainly_below`` proves most paths
+        inside with one lstat() per existing part below the root, and pyftpdlib answers the rest.
         """
-        root = self.root.rstrip("/")
-        if path.startswith(f"{root}/"):
-            rest = path[len(root) + 1 :].split("/")
-            if ".." not in rest:
-                walked = root
-                for part in rest:
-                    if part in ("", "."):
-                        continue
-                    walked = f"{walked}/{part}"
-                    try:
-                        mode = os.lstat(walked).st_mode
-                    except (FileNotFoundError, NotADirectoryError):
-                        return True  # nothing exists below here, so nothing below leads elsewhere
-                    except OSError:
-                        break  # a name too long, a folder it may not read: as pyftpdlib answers
-                    if stat.S_ISLNK(mode):
-                        break
-                else:
-                    return True
-        return bool(super().validpath(path))
+        return plainly_below(self.root, path) or bool(super().validpath(path))
 
     def listdir(self, path: str) -> list[str]:
         """The visible names, sorted, and no more than max_list_entries (the first ones)."""
