@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from gateway_common.events import STATUS_TEXT, status_event
+from gateway_common.events import STATUS_TEXT, XML_CODE, status_event
 from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
-from gateway_status.xml import format_timestamp, render_status
+from gateway_status.xml import _text, format_timestamp, render_status
 from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 UPLOAD = events_pb2.UploadReceived(
     gateway_txid="a" * 32,
@@ -111,3 +113,77 @@ def test_characters_xml_cannot_carry_are_replaced_and_the_file_stays_well_formed
     root = _parse(render_status(event, [event]))
     assert root.findtext("FileName") == "bad\ufffdname\ufffd.xml"
     assert root.findtext("Message") == "tab\tand <markup> & \ufffd"
+
+
+def _reference(current: events_pb2.StatusEvent, history: list[events_pb2.StatusEvent]) -> bytes:
+    """The status file as ElementTree writes it: the renderer must give these bytes exactly."""
+
+    def add(parent: ET.Element, tag: str, value: str | int) -> None:
+        ET.SubElement(parent, tag).text = _text(str(value))
+
+    def add_error(parent: ET.Element, error: events_pb2.StatusError) -> None:
+        node = ET.SubElement(parent, "Error")
+        for tag, value in (("Code", error.code), ("Message", error.message), ("Resolution", error.resolution)):
+            add(node, tag, value)
+
+    root = ET.Element("FTPStatus", {"version": "1"})
+    add(root, "FileName", current.file_name)
+    add(root, "FTPTransactionID", current.ftp_txid)
+    add(root, "GatewayTransactionID", current.gateway_txid)
+    add(root, "BackendTransactionID", next((e.backend_txid for e in reversed(history) if e.backend_txid), ""))
+    add(root, "Service", current.service)
+    add(root, "Timestamp", format_timestamp(current.occurred_at))
+    add(root, "StatusCode", XML_CODE[current.code])
+    add(root, "StatusText", STATUS_TEXT[current.code])
+    add(root, "Message", current.message)
+    add(root, "Size", current.size)
+    add(root, "SHA256", current.sha256)
+    response = next((e.response_file for e in reversed(history) if e.response_file), "")
+    if response:
+        add(root, "ResponseFileName", response)
+    if current.code == events_pb2.STATUS_CODE_ERROR:
+        add_error(root, current.error)
+    events = ET.SubElement(root, "History")
+    for event in history:
+        node = ET.SubElement(events, "Event")
+        add(node, "Timestamp", format_timestamp(event.occurred_at))
+        add(node, "StatusCode", XML_CODE[event.code])
+        add(node, "StatusText", STATUS_TEXT[event.code])
+        add(node, "Source", event.source)
+        add(node, "Message", event.message)
+        if event.code == events_pb2.STATUS_CODE_ERROR:
+            add_error(node, event.error)
+    ET.indent(root)
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+
+
+_texts = st.text(max_size=12) | st.sampled_from(["", "a&b", "<x>", "]]>", "\x00\x1f", "æøå", "\"q'", "\r\n"])
+_events = st.builds(
+    lambda code, message, source, backend, response, error, seconds: _at(
+        status_event(
+            UPLOAD,
+            code,
+            source,
+            message=message,
+            backend_txid=backend,
+            response_file=response,
+            error=events_pb2.StatusError(code=error, message=message, resolution=source)
+            if code == events_pb2.STATUS_CODE_ERROR
+            else None,
+        ),
+        datetime.fromtimestamp(seconds, tz=UTC),
+    ),
+    st.sampled_from(list(XML_CODE)),
+    _texts,
+    _texts,
+    _texts,
+    _texts,
+    _texts,
+    st.integers(0, 4_000_000_000),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=st.lists(_events, min_size=1, max_size=4))
+def test_the_bytes_are_elementtrees(history: list[events_pb2.StatusEvent]) -> None:
+    assert render_status(history[-1], history) == _reference(history[-1], history)
