@@ -191,6 +191,43 @@ def test_curl_tls13_uploads_twenty_files_in_one_call(
         assert status.findtext("Size") == str(path.stat().st_size)
 
 
+def _stalls(trace: str) -> list[str]:
+    """Data connections curl set up but started connecting to a second or more later (curl -v --trace-time)."""
+    stalls, connecting = [], None
+    for line in trace.splitlines():
+        stamp, _, rest = line.partition(" ")
+        if not re.fullmatch(r"\d\d:\d\d:\d\d\.\d+", stamp):
+            continue
+        hours, minutes, seconds = stamp.split(":")
+        at = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        if rest.startswith("* Connecting to"):
+            connecting = at
+        elif rest.lstrip("* ").startswith("Trying") and connecting is not None:
+            if at - connecting >= 0.9:
+                stalls.append(f"{stamp}: {at - connecting:.3f} s after 'Connecting to'")
+            connecting = None
+    return stalls
+
+
+def test_curl_uploading_forty_files_in_one_call_never_waits_a_second_for_a_data_connection(
+    gateway: Gateway, pki: Path, cert: CertFactory, tmp_path: Path
+) -> None:
+    # curl 7.88 stalls one second when the reply to EPSV comes too fast (passive_reply.py): before
+    # the gateway held that reply, one upload in ten of a curl session waited a second.
+    files = []
+    for index in range(40):
+        path = tmp_path / _txid(f"nostall{index}")
+        path.write_bytes(b"x" * 1000)
+        files.append(path)
+    glob = "{" + ",".join(str(f) for f in files) + "}"
+    result = curl(
+        gateway.ftps_port, pki, cert("employee"), "/heartbeat/", "-T", glob, "-v", "--trace-time", timeout=240
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.count("* Connecting to") == 40
+    assert _stalls(result.stderr) == []
+
+
 def test_eight_curl_clients_at_once_fifty_files_each(
     gateway: Gateway, pki: Path, cert: CertFactory, tmp_path: Path
 ) -> None:

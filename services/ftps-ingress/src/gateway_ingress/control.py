@@ -21,13 +21,22 @@ from gateway_ingress.guidance import GuidanceCommands
 from gateway_ingress.login import LoginCommands
 from gateway_ingress.out import OutCommands
 from gateway_ingress.passive import GatewayPassiveDTP, PassivePortRefused
+from gateway_ingress.passive_reply import PassiveReplyTiming
 from gateway_ingress.proxy import ProxyHeaderError, read_some
 from gateway_ingress.upload import UploadCommands
 
 log = get_logger(__name__)
 
 
-class GatewayHandler(GuidanceCommands, LoginCommands, UploadCommands, OutCommands, FolderCommands, AfterUploadCommands):
+class GatewayHandler(
+    GuidanceCommands,
+    LoginCommands,
+    UploadCommands,
+    OutCommands,
+    FolderCommands,
+    AfterUploadCommands,
+    PassiveReplyTiming,
+):
     dtp_handler = GatewayDTPHandler
     passive_dtp = GatewayPassiveDTP
 

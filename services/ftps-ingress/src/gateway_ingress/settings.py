@@ -121,6 +121,13 @@ class IngressSettings(ServiceSettings):
     passive_timeout: int = Field(
         default=30, ge=1, description="Seconds a passive data port waits for the client to connect."
     )
+    passive_reply_delay: float = Field(
+        default=0.001,
+        ge=0,
+        le=1,
+        description="Seconds the reply to EPSV/PASV waits after the command: curl 7.88 stalls for one second "
+        "when that reply comes within ~0.1 ms (see gateway_ingress/passive_reply.py); 0 answers at once.",
+    )
     data_handshake_timeout: int = Field(
         default=10, ge=1, description="Seconds a new data connection may take to complete its TLS handshake."
     )
