@@ -38,6 +38,11 @@ def test_spool_paths_from_messages_stay_in_the_spool(tmp_path: Path, relative: s
         StorageLayout(tmp_path).spool_path(relative)
 
 
+def test_a_spool_path_with_a_nul_byte_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        StorageLayout(tmp_path).spool_path("spool/abc/x\x00y")
+
+
 def test_spool_path_round_trip(tmp_path: Path) -> None:
     layout = StorageLayout(tmp_path)
     payload = layout.spool_dir / "abc" / "payload"

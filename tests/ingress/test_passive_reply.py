@@ -45,6 +45,18 @@ def test_a_quit_within_the_hold_gets_the_held_reply_then_its_own(slow: Ingress) 
     control.close()
 
 
+def test_a_status_listing_within_the_hold_comes_after_the_held_reply(slow: Ingress) -> None:
+    # STAT <path> sends its listing by another way than replies (asynchat's producers).
+    control = slow.control()
+    control.protect()
+    control.sock.sendall(b"EPSV\r\nSTAT /\r\n")
+    assert control.reply().startswith("229")
+    listing = control.reply()
+    assert listing.startswith('213-Status of "/"'), listing
+    assert listing.rstrip().endswith("213 End of status."), listing
+    control.close()
+
+
 def test_by_default_the_reply_waits_a_millisecond_only(ingress: Ingress) -> None:
     control = ingress.control()
     control.protect()

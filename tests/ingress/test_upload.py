@@ -153,6 +153,48 @@ def test_a_stor_still_waiting_for_its_data_connection_is_answered_before_the_nex
     control.close()
 
 
+def test_stors_sent_without_waiting_are_answered_in_order_and_the_data_goes_to_the_last(ingress: Ingress) -> None:
+    # Each STOR ends the one before it that still waits for its data connection, in the order sent:
+    # the data connection that comes carries the last one, under its own id.
+    control = ingress.control()
+    control.protect()
+    port = control.passive_port()
+    assert control.send("STOR heartbeat/tx-piped-a").strip() == replies.DATA_OPENING()
+    control.sock.sendall(b"STOR heartbeat/tx-piped-b\r\nSTOR heartbeat/tx-piped-c\r\n")
+    waiting_ended = replies.STOR_BEFORE_DATA_CONNECTION()
+    assert [control.reply().strip() for _ in range(4)] == [
+        waiting_ended,
+        replies.DATA_OPENING(),
+        waiting_ended,
+        replies.DATA_OPENING(),
+    ]
+    context = tls_context(ingress.pki, ingress.cert("employee"))
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1") as data:
+        data.sendall(b"meant for c")
+        data.unwrap().close()
+    assert control.reply().strip() == replies.UPLOADED(txid="tx-piped-c", service="heartbeat")
+    assert _spooled(ingress, "heartbeat", "tx-piped-c") == b"meant for c"
+    for txid in ("tx-piped-a", "tx-piped-b"):
+        eventually(lambda t=txid: ingress.layout.find_reservation(TENANT, "heartbeat", t) is None, f"{txid} kept")
+    control.close()
+
+
+def test_abor_right_after_a_stor_that_ended_a_waiting_one_ends_the_new_one(ingress: Ingress) -> None:
+    control = ingress.control()
+    control.protect()
+    control.passive_port()
+    assert control.send("STOR heartbeat/tx-abor-d").strip() == replies.DATA_OPENING()
+    control.sock.sendall(b"STOR heartbeat/tx-abor-e\r\nABOR\r\n")
+    assert control.reply().strip() == replies.STOR_BEFORE_DATA_CONNECTION()
+    assert control.reply().strip() == replies.DATA_OPENING()
+    assert control.reply().strip() == replies.UPLOAD_ABORTED()
+    assert control.reply().strip() == replies.ABOR_NOTHING_RUNNING()
+    for txid in ("tx-abor-d", "tx-abor-e"):
+        eventually(lambda t=txid: ingress.layout.find_reservation(TENANT, "heartbeat", t) is None, f"{txid} kept")
+    assert control.send("NOOP").startswith("200")
+    control.close()
+
+
 def test_abor_during_an_upload_answers_426_then_226_and_keeps_nothing(ingress: Ingress) -> None:
     before = _spool_files(ingress)
     session = ingress.client()

@@ -179,6 +179,8 @@ class StorageLayout:
         return self.tenant_root(tenant) / "out"
 
     def spool_path(self, relative: str) -> Path:
+        if "\x00" in relative:  # resolve() refused it with ValueError too; lstat would, not every path
+            raise ValueError(f"spool path holds a NUL byte: {relative!r}")
         joined = os.path.join(self.data_dir, relative)  # an absolute one replaces data_dir, as with Path
         if plainly_below(str(self.spool_dir), joined):
             return Path(os.path.normpath(joined))  # what resolve() gives: data_dir is resolved

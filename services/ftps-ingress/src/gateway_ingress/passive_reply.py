@@ -20,7 +20,7 @@ from gateway_ingress.session import Session
 
 
 class PassiveReplyTiming(Session):
-    _held: list[Any] | None = None
+    _held: list[tuple[bool, Any]] | None = None
 
     def open_passive_listener(self, extmode: bool) -> None:
         self.hold_replies(self.settings.passive_reply_delay)
@@ -36,14 +36,25 @@ class PassiveReplyTiming(Session):
     def release_replies(self) -> None:
         held, self._held = self._held, None
         if held and not self.is_closed:
-            for data in held:
-                super().push(data)
+            for producer, data in held:
+                if producer:
+                    super().push_with_producer(data)
+                else:
+                    super().push(data)
 
+    # Both ways into asynchat's output queue: replies go through push, STAT <path>'s listing
+    # through push_with_producer.
     def push(self, data: Any) -> None:
         if self._held is not None:
-            self._held.append(data)
+            self._held.append((False, data))
         else:
             super().push(data)
+
+    def push_with_producer(self, producer: Any) -> None:
+        if self._held is not None:
+            self._held.append((True, producer))
+        else:
+            super().push_with_producer(producer)
 
     def close_when_done(self) -> None:
         # A QUIT (or a refusal that ends the session) within the hold: its reply and the held ones go out first.

@@ -198,9 +198,9 @@ class UploadPipeline:
         replied.add_done_callback(done)
         self._upload_threads.submit(self._make_durable, upload, replied)
 
-    def discard(self, upload: PendingUpload, then: Callable[[], None] | None = None) -> None:
-        """Remove the upload's spool file and free its id; ``then`` runs afterwards (in any case)."""
-        future = self._upload_threads.submit(self._discard, upload)
+    def discard(self, upload: PendingUpload, then: Callable[[], None] | None = None, release_id: bool = True) -> None:
+        """Remove the upload's spool file and free its id (unless the caller did); ``then`` runs afterwards."""
+        future = self._upload_threads.submit(self._discard, upload, release_id)
         future.add_done_callback(_log_failed_discard)
         if then is not None:
             future.add_done_callback(lambda _: then())
@@ -211,9 +211,10 @@ class UploadPipeline:
         return await self.loop.run_in_executor(self._upload_threads, function, *args)
 
     @staticmethod
-    def _discard(upload: PendingUpload) -> None:
+    def _discard(upload: PendingUpload, release_id: bool = True) -> None:
         upload.writer.discard()
-        upload.reservation.unlink(missing_ok=True)
+        if release_id:  # else it is released already and may be another upload's again
+            upload.reservation.unlink(missing_ok=True)
 
     def _make_durable(self, upload: PendingUpload, replied: Future[events_pb2.UploadReceived]) -> None:
         """On an upload thread: payload and event durable, or nothing of the upload left."""

@@ -7,7 +7,6 @@ The 226 is sent here, from on_file_received's completion, never by pyftpdlib's d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 
 from gateway_common import metrics
@@ -57,11 +56,7 @@ class UploadCommands(Session):
             return None
         if self._held_by_quota(file, mode):
             return None
-        if self.fail_waiting_upload(replies.STOR_BEFORE_DATA_CONNECTION(), then=lambda: self.ftp_STOR(file, mode)):
-            # The STOR before this one still waited for its data connection: it gets its own
-            # final reply once nothing of it is left, then this one starts (a retry of the same
-            # id finds it free).
-            return None
+        self._end_waiting_upload()
         self._abandon_upload()  # none is left by now; should one be, it must not keep its id
         gateway_txid = new_id()
         try:
@@ -145,20 +140,20 @@ class UploadCommands(Session):
         if not self.is_closed:
             self.respond(reply)
 
-    def on_incomplete_file_received(self, file: str, then: Callable[[], object] | None = None) -> None:
+    def on_incomplete_file_received(self, file: str) -> None:
         """The one final reply of an upload that did not complete, once nothing of it is left.
 
         The data channel set ``upload_reply`` to why (data.py); the reply waits for the discard so
-        that a client retrying at once finds its transaction id free. ``then`` runs after the reply.
+        that a client retrying at once finds its transaction id free.
         """
         upload, self._upload = self._upload, None
         reply = self.upload_reply or replies.UPLOAD_INCOMPLETE()
         self.upload_reply = None
         if upload is None:
-            self._reply_if_open(reply, then)
+            self._reply_if_open(reply)
             return
         metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
-        self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply, then))
+        self.pipeline.discard(upload, lambda: self.waker.call_soon_threadsafe(self._reply_if_open, reply))
 
     def ftp_ABOR(self, line: str) -> None:
         channel = self.data_channel
@@ -172,23 +167,38 @@ class UploadCommands(Session):
         else:
             self.close_connecting_data_channel()
 
-    def fail_waiting_upload(self, reply: str, then: Callable[[], object] | None = None) -> bool:
-        """End a STOR still waiting for its data connection with ``reply`` (then run ``then``).
-
-        False, and ``then`` not run, if no STOR waits.
-        """
+    def fail_waiting_upload(self, reply: str) -> bool:
+        """End a STOR still waiting for its data connection with ``reply``; False if there is none."""
         if self._upload is None or self.pending_receive is None:
             return False
         self.pending_receive = None
         self.upload_reply = reply
-        self.on_incomplete_file_received(self._upload_path, then)
+        self.on_incomplete_file_received(self._upload_path)
         return True
 
-    def _reply_if_open(self, reply: str, then: Callable[[], object] | None = None) -> None:
+    def _end_waiting_upload(self) -> None:
+        """A STOR still waiting for its data connection when the next STOR comes: its final reply, now.
+
+        Now, not after its spool file is gone (as for ABOR): the next STOR runs in this same call,
+        before any command the client sent after it, and its 150 must follow this reply. The id is
+        released here on the IO loop (one unlink), so that the next STOR, often a retry of the same
+        id, finds it free; the spool file is removed off the loop.
+        """
+        upload = self._upload
+        if upload is None or self.pending_receive is None:
+            return
+        self._upload, self.pending_receive = None, None
+        metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
+        try:
+            upload.reservation.unlink(missing_ok=True)
+        except OSError as exc:  # the id stays taken; the retry is told so
+            log.warning("could not release the id of an abandoned upload", error=repr(exc))
+        self.pipeline.discard(upload, release_id=False)
+        self.respond(replies.STOR_BEFORE_DATA_CONNECTION())
+
+    def _reply_if_open(self, reply: str) -> None:
         if self.connected and not self.is_closed:
             self.respond(reply)
-            if then is not None:
-                then()
 
     def _abandon_upload(self) -> None:
         upload, self._upload = self._upload, None
