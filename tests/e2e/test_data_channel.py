@@ -170,6 +170,16 @@ def test_plaintext_data_connection_is_refused(gateway: Gateway, pki: Path, cert:
     assert _eventually_free(gateway, txid)
 
 
+def _files(directory: Path, prefix: str, count: int) -> list[Path]:
+    """``count`` files of a few hundred bytes each, named as new transaction ids."""
+    files = []
+    for index in range(count):
+        path = directory / _txid(f"{prefix}{index}")
+        path.write_bytes(f"file {index} ".encode() * 100)
+        files.append(path)
+    return files
+
+
 def _curl_many(gateway: Gateway, pki: Path, cert: ClientCert, files: list[Path]) -> list[str]:
     glob = "{" + ",".join(str(f) for f in files) + "}"
     result = curl(gateway.ftps_port, pki, cert, "/heartbeat/", "-T", glob, "-w", "%{response_code}\\n", timeout=240)
@@ -180,11 +190,7 @@ def _curl_many(gateway: Gateway, pki: Path, cert: ClientCert, files: list[Path])
 def test_curl_tls13_uploads_twenty_files_in_one_call(
     gateway: Gateway, pki: Path, cert: CertFactory, tmp_path: Path
 ) -> None:
-    files = []
-    for index in range(20):
-        path = tmp_path / _txid(f"many{index}")
-        path.write_bytes(f"file {index} ".encode() * 100)
-        files.append(path)
+    files = _files(tmp_path, "many", 20)
     assert _curl_many(gateway, pki, cert("employee"), files) == ["226"] * 20
     for path in files:
         status = wait_for_status(gateway.out_dir(COMPANY), f"status_heartbeat_{path.name}.xml", 2, timeout=60)
@@ -214,11 +220,7 @@ def test_curl_uploading_forty_files_in_one_call_never_waits_a_second_for_a_data_
 ) -> None:
     # curl 7.88 stalls one second when the reply to EPSV comes too fast (passive_reply.py): before
     # the gateway held that reply, one upload in ten of a curl session waited a second.
-    files = []
-    for index in range(40):
-        path = tmp_path / _txid(f"nostall{index}")
-        path.write_bytes(b"x" * 1000)
-        files.append(path)
+    files = _files(tmp_path, "nostall", 40)
     glob = "{" + ",".join(str(f) for f in files) + "}"
     result = curl(
         gateway.ftps_port, pki, cert("employee"), "/heartbeat/", "-T", glob, "-v", "--trace-time", timeout=240

@@ -29,6 +29,14 @@ def _spool_files(ingress: Ingress) -> list[Path]:
     return [p for p in ingress.layout.spool_dir.rglob("*") if p.is_file()]
 
 
+def _send_on_data_connection(ingress: Ingress, port: int, data: bytes) -> None:
+    """Connect to the passive ``port`` (TLS, the employee's certificate), send ``data`` and close."""
+    context = tls_context(ingress.pki, ingress.cert("employee"))
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1") as channel:
+        channel.sendall(data)
+        channel.unwrap().close()
+
+
 def test_an_upload_is_answered_226_once_its_payload_is_in_the_spool(ingress: Ingress) -> None:
     data = b"<report>1</report>\n" * 5000
     session = ingress.client()
@@ -144,10 +152,7 @@ def test_a_stor_still_waiting_for_its_data_connection_is_answered_before_the_nex
     port = control.passive_port()
     assert control.send("STOR heartbeat/tx-retried").strip() == replies.STOR_BEFORE_DATA_CONNECTION()
     assert control.reply().strip() == replies.DATA_OPENING()
-    context = tls_context(ingress.pki, ingress.cert("employee"))
-    with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1") as data:
-        data.sendall(b"retried")
-        data.unwrap().close()
+    _send_on_data_connection(ingress, port, b"retried")
     assert control.reply().strip() == replies.UPLOADED(txid="tx-retried", service="heartbeat")
     assert _spooled(ingress, "heartbeat", "tx-retried") == b"retried"
     control.close()
@@ -168,10 +173,7 @@ def test_stors_sent_without_waiting_are_answered_in_order_and_the_data_goes_to_t
         waiting_ended,
         replies.DATA_OPENING(),
     ]
-    context = tls_context(ingress.pki, ingress.cert("employee"))
-    with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1") as data:
-        data.sendall(b"meant for c")
-        data.unwrap().close()
+    _send_on_data_connection(ingress, port, b"meant for c")
     assert control.reply().strip() == replies.UPLOADED(txid="tx-piped-c", service="heartbeat")
     assert _spooled(ingress, "heartbeat", "tx-piped-c") == b"meant for c"
     for txid in ("tx-piped-a", "tx-piped-b"):
