@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
+import pytest
 from gateway_ingress import replies
+from gateway_ingress.control import MAX_PAUSED_LINES
 from prometheus_client import REGISTRY
 
-from tests.support.ingress import Ingress, running_ingress
+from tests.support.ingress import Ingress, eventually, running_ingress
 
 
 def _refusals(command: str, reason: str) -> float:
@@ -63,3 +67,57 @@ def test_only_trusted_balancers_are_expected_to_send_a_proxy_header(
         assert not session.behind_proxy("127.0.0.1")
         assert not session.behind_proxy("11.0.0.1")
         direct.close()
+
+
+# A STOR waits off the loop for the first measurement of the tenant's /out (the quota) before
+# its reply: commands the client sent after it must still be answered after it, in order.
+TENANT = "company/30808460"
+
+
+@pytest.fixture
+def unmeasured(tmp_path: Path, demo_pki: Path, module_vhost: str) -> Iterator[Ingress]:
+    """An ingress that has not measured any tenant's /out yet (the quota is on by default)."""
+    with running_ingress(tmp_path, demo_pki, module_vhost) as server:
+        yield server
+
+
+def test_abor_sent_right_after_a_stor_that_waits_for_the_quota_ends_that_stor(unmeasured: Ingress) -> None:
+    control = unmeasured.control()
+    control.protect()
+    control.passive_port()
+    control.sock.sendall(b"STOR heartbeat/tx-quota-abor\r\nABOR\r\n")
+    assert control.reply().strip() == replies.DATA_OPENING()
+    assert control.reply().strip() == replies.UPLOAD_ABORTED()
+    assert control.reply().strip() == replies.ABOR_NOTHING_RUNNING()
+    eventually(
+        lambda: unmeasured.layout.find_reservation(TENANT, "heartbeat", "tx-quota-abor") is None, "the id was kept"
+    )
+    control.close()
+
+
+def test_commands_sent_while_a_stor_waits_for_the_quota_are_answered_after_it(unmeasured: Ingress) -> None:
+    control = unmeasured.control()
+    control.protect()
+    control.passive_port()
+    control.sock.sendall(b"STOR heartbeat/tx-quota-a\r\nNOOP\r\nSTOR heartbeat/tx-quota-b\r\n")
+    assert [control.reply().strip()[:3] for _ in range(4)] == ["150", "200", "425", "150"]
+    assert control.send("NOOP").startswith("200")
+    control.close()
+
+
+def test_a_flood_of_commands_while_one_waits_closes_the_session(unmeasured: Ingress) -> None:
+    # A large /out keeps the first measurement busy while the lines arrive, all in one write.
+    out = unmeasured.tenant_root(TENANT) / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    for n in range(5000):
+        (out / f"s{n}.xml").write_bytes(b"x")
+    control = unmeasured.control()
+    control.protect()
+    control.passive_port()
+    control.sock.sendall(b"STOR heartbeat/tx-quota-flood\r\n" + b"NOOP\r\n" * (MAX_PAUSED_LINES + 1))
+    replies_seen = []
+    with contextlib.suppress(ConnectionError):
+        while True:
+            replies_seen.append(control.reply().strip())
+    assert replies_seen[-1] == replies.TOO_MANY_WAITING_COMMANDS(limit=MAX_PAUSED_LINES), replies_seen[-3:]
+    assert control.closed_by_server()

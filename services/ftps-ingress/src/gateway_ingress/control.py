@@ -26,6 +26,9 @@ from gateway_ingress.proxy import ProxyHeaderError, read_some
 from gateway_ingress.upload import UploadCommands
 
 log = get_logger(__name__)
+# Command lines kept while one command waits off the loop before replying (the quota's first
+# measurement of a tenant's /out takes milliseconds): a client sending more is flooding.
+MAX_PAUSED_LINES = 64
 
 
 class GatewayHandler(
@@ -179,8 +182,17 @@ class GatewayHandler(
                 self.close_when_done()
 
     def found_terminator(self) -> None:
-        if not self._discarding_line:
-            super().found_terminator()
+        if self._discarding_line:
+            return
+        if self._paused_lines is not None:
+            if len(self._paused_lines) >= MAX_PAUSED_LINES:
+                self.discard_command_buffer()
+                self._refuse("?", replies.TOO_MANY_WAITING_COMMANDS, limit=MAX_PAUSED_LINES)
+                self.close_when_done()
+                return
+            self._paused_lines.append(self.take_command_line())
+            return
+        super().found_terminator()
 
     # --- TLS policy
     def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:

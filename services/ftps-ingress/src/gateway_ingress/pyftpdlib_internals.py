@@ -136,6 +136,16 @@ class ControlInternals(ChannelState, TLSState, TLS_FTPHandler):  # type: ignore[
         """Forget the command line read so far: an overlong line, or plaintext that came with AUTH TLS."""
         self._in_buffer, self._in_buffer_len = [], 0
 
+    def take_command_line(self) -> bytes:
+        """Take the command line read so far out of pyftpdlib's buffer (to run it later)."""
+        line = b"".join(self._in_buffer)
+        self.discard_command_buffer()
+        return line
+
+    def put_command_line(self, line: bytes) -> None:
+        """Make ``line`` the command line read so far: found_terminator() then runs it."""
+        self._in_buffer, self._in_buffer_len = [line], len(line)
+
     def close_connecting_data_channel(self) -> None:
         """Close the passive listener or active connector still waiting for a connection (ABOR of a waiting STOR)."""
         self._shutdown_connecting_dtp()

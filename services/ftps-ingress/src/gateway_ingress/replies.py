@@ -55,6 +55,12 @@ COMMAND_FAILED = _reply(
     "Check the name (at most 255 bytes in UTF-8 per folder or file name) and try again.",
     "filesystem_error",
 )
+TOO_MANY_WAITING_COMMANDS = _reply(
+    421,
+    "More than {limit} commands sent while one waited for its reply; closing.",
+    "Wait for each command's reply before sending the next; reconnect.",
+    "too_many_waiting_commands",
+)
 LINE_TOO_LONG = _reply(
     500,
     "Command line longer than {limit} bytes; closing.",

@@ -86,6 +86,8 @@ class Session(ControlInternals):
         self._counted_ip: str | None = None
         self._session_counted = False
         self._discarding_line = False
+        # Command lines read while a command waits off the loop before its first reply (None: none waits).
+        self._paused_lines: list[bytes] | None = None
         self._login_deadline: Any = None  # control.py: GATEWAY_LOGIN_TIMEOUT from connect
         super().__init__(conn, server, ioloop)
         if self.connected and self.behind_proxy(self.remote_ip):
@@ -116,6 +118,27 @@ class Session(ControlInternals):
         future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(function, *args), self.pipeline.loop)
         if then is not None:
             future.add_done_callback(self.on_loop(then))
+
+    def pause_commands(self) -> None:
+        """The running command answers later (from another thread's result): commands read
+        meanwhile wait, so that their replies follow its reply, as the client sent them."""
+        if self._paused_lines is None:
+            self._paused_lines = []
+
+    def resume_after(self, command: Callable[[], object]) -> None:
+        """Run the paused ``command`` again on the IO loop, then the commands read meanwhile, in order."""
+        waiting, self._paused_lines = self._paused_lines or [], None
+        command()
+        if self._paused_lines is not None:  # it waits once more, and the others with it
+            self._paused_lines[:0] = waiting
+            return
+        partial = self.take_command_line()  # a line not ended yet stays the one being read
+        for line in waiting:
+            if self.is_closed:
+                return
+            self.put_command_line(line)
+            self.found_terminator()
+        self.put_command_line(partial)
 
     def on_loop(self, then: Callable[..., None], *args: Any) -> Callable[[Future[Any]], None]:
         """A done-callback for another thread's future: ``then(*args, future)`` runs on the FTP IO loop."""

@@ -92,7 +92,13 @@ class UploadCommands(Session):
             return False
         used = self.out_usage.used(self.view.root / OUT)
         if used is None:  # not measured yet: STOR is answered once it is, off the IO loop
-            self.out_usage.measure(self.view.root / OUT, lambda: self.is_closed or self.ftp_STOR(file, mode))
+            self.pause_commands()
+
+            def measured() -> None:
+                if not self.is_closed:
+                    self.resume_after(lambda: self.ftp_STOR(file, mode))
+
+            self.out_usage.measure(self.view.root / OUT, measured)
             return True
         if used > quota:
             self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
@@ -191,9 +197,11 @@ class UploadCommands(Session):
         metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
         try:
             upload.reservation.unlink(missing_ok=True)
-        except OSError as exc:  # the id stays taken; the retry is told so
+            released = True
+        except OSError as exc:  # taken still, and no new reservation of it can exist: the thread tries again
             log.warning("could not release the id of an abandoned upload", error=repr(exc))
-        self.pipeline.discard(upload, release_id=False)
+            released = False
+        self.pipeline.discard(upload, release_id=not released)
         self.respond(replies.STOR_BEFORE_DATA_CONNECTION())
 
     def _reply_if_open(self, reply: str) -> None:
