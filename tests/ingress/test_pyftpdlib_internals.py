@@ -40,6 +40,7 @@ ADAPTER = Path(pyftpdlib_internals.__file__)
 # client before AUTH TLS, and a data channel of a PROT P session before its handshake.
 CONTROL: dict[str, object] = {
     "_closed": False,
+    "_closing": False,
     "_ssl_requested": False,
     "_ssl_accepting": False,
     "_ssl_established": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -105,19 +106,43 @@ def test_commands_sent_while_a_stor_waits_for_the_quota_are_answered_after_it(un
     control.close()
 
 
-def test_a_flood_of_commands_while_one_waits_closes_the_session(unmeasured: Ingress) -> None:
-    # A large /out keeps the first measurement busy while the lines arrive, all in one write.
-    out = unmeasured.tenant_root(TENANT) / "out"
+def _large_out(ingress: Ingress) -> None:
+    """5,000 files in the tenant's /out: its first measurement takes longer than one write's lines to arrive."""
+    out = ingress.tenant_root(TENANT) / "out"
     out.mkdir(parents=True, exist_ok=True)
     for n in range(5000):
         (out / f"s{n}.xml").write_bytes(b"x")
+
+
+def test_a_flood_of_commands_while_one_waits_closes_the_session_refused_once(unmeasured: Ingress) -> None:
+    _large_out(unmeasured)
+    before = _refusals("?", "too_many_waiting_commands")
     control = unmeasured.control()
     control.protect()
     control.passive_port()
-    control.sock.sendall(b"STOR heartbeat/tx-quota-flood\r\n" + b"NOOP\r\n" * (MAX_PAUSED_LINES + 1))
+    control.sock.sendall(b"STOR heartbeat/tx-quota-flood\r\n" + b"NOOP\r\n" * (MAX_PAUSED_LINES + 2000))
     replies_seen = []
     with contextlib.suppress(ConnectionError):
         while True:
             replies_seen.append(control.reply().strip())
     assert replies_seen[-1] == replies.TOO_MANY_WAITING_COMMANDS(limit=MAX_PAUSED_LINES), replies_seen[-3:]
     assert control.closed_by_server()
+    assert _refusals("?", "too_many_waiting_commands") == before + 1
+
+
+def test_no_waiting_command_runs_once_the_session_is_ending(unmeasured: Ingress) -> None:
+    # The client stops reading, so the 421 cannot be sent at once and the session is closing,
+    # not closed, when the measurement comes back: the STOR and the MKD queued before the 421
+    # must not run then.
+    _large_out(unmeasured)
+    control = unmeasured.control()
+    control.protect()
+    control.passive_port()
+    control.sock.sendall(b"HELP\r\n" * 20000)
+    time.sleep(2)
+    lines = [b"NOOP"] * (MAX_PAUSED_LINES - 1) + [b"MKD heartbeat/tx-after-flood", b"NOOP"]
+    control.sock.sendall(b"STOR heartbeat/tx-quota-closing\r\n" + b"".join(line + b"\r\n" for line in lines))
+    time.sleep(3)
+    assert not list(unmeasured.tenant_root(TENANT).rglob("tx-after-flood"))
+    assert unmeasured.layout.find_reservation(TENANT, "heartbeat", "tx-quota-closing") is None
+    control.close()

@@ -187,6 +187,8 @@ class GatewayHandler(
         if self._paused_lines is not None:
             if len(self._paused_lines) >= MAX_PAUSED_LINES:
                 self.discard_command_buffer()
+                self._paused_lines = None
+                self._discarding_line = True  # what else this read holds is dropped unanswered
                 self._refuse("?", replies.TOO_MANY_WAITING_COMMANDS, limit=MAX_PAUSED_LINES)
                 self.close_when_done()
                 return

@@ -31,6 +31,7 @@ class ChannelState:
     """For pyftpdlib's channels (AsyncChat subclasses), which keep private whether close() has run."""
 
     _closed: bool
+    _closing: bool
 
     @property
     def is_closed(self) -> bool:
@@ -39,6 +40,11 @@ class ChannelState:
         asyncore's ``connected`` is no substitute: it is also False before a socket connects.
         """
         return self._closed
+
+    @property
+    def is_closing(self) -> bool:
+        """Whether close() has run or close_when_done() is sending the last replies: no new command may run."""
+        return self._closed or self._closing
 
 
 class TLSState:

@@ -126,19 +126,29 @@ class Session(ControlInternals):
             self._paused_lines = []
 
     def resume_after(self, command: Callable[[], object]) -> None:
-        """Run the paused ``command`` again on the IO loop, then the commands read meanwhile, in order."""
+        """Run the paused ``command`` again on the IO loop, then the commands read meanwhile, in order.
+
+        Nothing runs once the session is ending (a 421 sent, QUIT): like pyftpdlib's own loop,
+        which reads no command after close_when_done. This runs from the waker, outside
+        pyftpdlib's error handling, so an error ends the session as pyftpdlib's would.
+        """
         waiting, self._paused_lines = self._paused_lines or [], None
-        command()
-        if self._paused_lines is not None:  # it waits once more, and the others with it
-            self._paused_lines[:0] = waiting
+        if self.is_closing:
             return
-        partial = self.take_command_line()  # a line not ended yet stays the one being read
-        for line in waiting:
-            if self.is_closed:
+        try:
+            command()
+            if self._paused_lines is not None:  # it waits once more, and the others with it
+                self._paused_lines[:0] = waiting
                 return
-            self.put_command_line(line)
-            self.found_terminator()
-        self.put_command_line(partial)
+            partial = self.take_command_line()  # a line not ended yet stays the one being read
+            for line in waiting:
+                if self.is_closing:
+                    return
+                self.put_command_line(line)
+                self.found_terminator()
+            self.put_command_line(partial)
+        except Exception:
+            self.handle_error()
 
     def on_loop(self, then: Callable[..., None], *args: Any) -> Callable[[Future[Any]], None]:
         """A done-callback for another thread's future: ``then(*args, future)`` runs on the FTP IO loop."""

@@ -95,8 +95,7 @@ class UploadCommands(Session):
             self.pause_commands()
 
             def measured() -> None:
-                if not self.is_closed:
-                    self.resume_after(lambda: self.ftp_STOR(file, mode))
+                self.resume_after(lambda: self.ftp_STOR(file, mode))
 
             self.out_usage.measure(self.view.root / OUT, measured)
             return True
