@@ -93,11 +93,7 @@ class UploadCommands(Session):
         used = self.out_usage.used(self.view.root / OUT)
         if used is None:  # not measured yet: STOR is answered once it is, off the IO loop
             self.pause_commands()
-
-            def measured() -> None:
-                self.resume_after(lambda: self.ftp_STOR(file, mode))
-
-            self.out_usage.measure(self.view.root / OUT, measured)
+            self.out_usage.measure(self.view.root / OUT, lambda: self.resume_after(lambda: self.ftp_STOR(file, mode)))
             return True
         if used > quota:
             self._refuse("STOR", replies.OUT_QUOTA, used=used, quota=quota)
@@ -172,9 +168,13 @@ class UploadCommands(Session):
         else:
             self.close_connecting_data_channel()
 
+    def _waiting_upload(self) -> PendingUpload | None:
+        """The upload of a STOR still waiting for its data connection, if one waits."""
+        return self._upload if self.pending_receive is not None else None
+
     def fail_waiting_upload(self, reply: str) -> bool:
         """End a STOR still waiting for its data connection with ``reply``; False if there is none."""
-        if self._upload is None or self.pending_receive is None:
+        if self._waiting_upload() is None:
             return False
         self.pending_receive = None
         self.upload_reply = reply
@@ -189,8 +189,8 @@ class UploadCommands(Session):
         released here on the IO loop (one unlink), so that the next STOR, often a retry of the same
         id, finds it free; the spool file is removed off the loop.
         """
-        upload = self._upload
-        if upload is None or self.pending_receive is None:
+        upload = self._waiting_upload()
+        if upload is None:
             return
         self._upload, self.pending_receive = None, None
         metrics.UPLOADS.labels(service=upload.target.service, result="aborted").inc()
