@@ -91,11 +91,18 @@ def test_payloads_and_crash_leftovers_are_swept_while_the_gateway_runs(
     assert not leftover.exists(), "the crashed writer's temporary file went"
     assert layout.find_ledger(gtxid) is not None, "the history stays for its own lifetime"
     assert (out / f"status_heartbeat_{txid}.xml").exists()
-    metrics = gw.metrics("status")
-    for line in (
+    # A sweep publishes its counts when it has finished, so the files can be gone a moment
+    # before the counters say so (CI once read /metrics in between).
+    expected = (
         'gateway_storage_removed_total{area="spool"}',
         'gateway_storage_removed_total{area="temp"}',
         'gateway_storage_bytes{area="ledger"}',
         "gateway_storage_volume_free_bytes",
-    ):
-        assert line in metrics, line
+    )
+    missing = list(expected)
+    while missing and time.monotonic() < deadline + 10:
+        metrics = gw.metrics("status")
+        missing = [line for line in expected if line not in metrics]
+        if missing:
+            time.sleep(0.2)
+    assert not missing, missing
