@@ -19,7 +19,7 @@ from gateway_common.proto.gateway.v1 import events_pb2, identity_pb2
 from gateway_common.storage import StorageLayout
 
 from tests.support.clients import ClientCert, curl, ftps, wait_for_status
-from tests.support.gateway import Gateway
+from tests.support.gateway import Gateway, metric_value
 
 pytestmark = pytest.mark.e2e
 COMPANY = "company/30808460"
@@ -77,7 +77,7 @@ async def test_status_that_can_never_be_written_is_parked_without_holding_back_o
         )
         poison.append(status_event(upload, events_pb2.STATUS_CODE_SENT, "router"))
     parked = 'gateway_messages_parked_total{queue="gateway.status.events",reason="invalid"}'
-    before = _metric(gateway.metrics("status"), parked)
+    before = metric_value(gateway.metrics("status"), parked)
     await _publish(gateway.amqp_url, poison)
 
     txid = f"after-poison-{uuid.uuid4().hex[:8]}"
@@ -90,7 +90,8 @@ async def test_status_that_can_never_be_written_is_parked_without_holding_back_o
     # Before the fix this status came minutes late, behind the poison's retries.
     wait_for_status(gateway.out_dir(_personal_tenant(pki)), f"status_heartbeat_{txid}.xml", 2, timeout=20)
     elapsed = time.monotonic() - started
-    assert _metric(gateway.metrics("status"), parked) >= before + len(poison)
+    scraped = gateway.metrics_when("status", lambda body: metric_value(body, parked) >= before + len(poison))
+    assert metric_value(scraped, parked) >= before + len(poison)
     assert not (gateway.data_dir / "tenants" / "company" / "11111111").exists()
     print(f"other tenant's status after 24 poison messages: {elapsed:.2f} s")
 
@@ -125,10 +126,3 @@ def _ignored(gateway: Gateway, event_id: str) -> bool:
     return any(
         '"duplicate status event ignored"' in line and event_id in line for line in gateway.log("status").splitlines()
     )
-
-
-def _metric(body: str, sample: str) -> float:
-    for line in body.splitlines():
-        if line.startswith(sample + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0

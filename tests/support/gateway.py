@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,5 +231,25 @@ class Gateway:
             body: bytes = response.read()
             return body.decode()
 
+    def metrics_when(self, service: str, ready: Callable[[str], bool], timeout: float = 10.0) -> str:
+        """The service's /metrics once ``ready`` holds of it, or its last scrape after ``timeout``.
+
+        A service counts an event after its effect can be seen (a parked message is counted
+        once the broker confirmed it; a sweep publishes its counts when it has finished), so
+        a test that has just seen the effect may scrape a moment before the count.
+        """
+        deadline = time.monotonic() + timeout
+        while not ready(body := self.metrics(service)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return body
+
     def out_dir(self, tenant: str) -> Path:
         return self.data_dir / "tenants" / tenant / "out"
+
+
+def metric_value(body: str, sample: str) -> float:
+    """The value of one sample (name and labels, as /metrics writes them) in a scrape; 0 if absent."""
+    for line in body.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
