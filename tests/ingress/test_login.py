@@ -113,6 +113,26 @@ def test_logins_over_the_per_address_rate_are_refused(tmp_path: Path, demo_pki: 
         assert control.closed_by_server()
 
 
+def test_commands_sent_after_pass_wait_for_the_responders_answer(
+    tmp_path: Path, responder: PkiServer, module_vhost: str
+) -> None:
+    """A client that does not wait for the reply to PASS gets its replies in order, as if it had."""
+    responder.delay = 0.3
+    try:
+        with running_ingress(tmp_path, responder.pki, module_vhost, ocsp_mode="require") as server:
+            control = server.control(None)
+            control.secure(server.pki, server.cert("function"))
+            assert control.send("USER x").startswith("331")
+            control.sock.sendall(b"PASS x\r\nPWD\r\nPASS x\r\nCWD heartbeat\r\n")
+            assert control.reply().startswith("230"), "PASS first"
+            assert control.reply().startswith("257"), "then PWD, logged in"
+            assert control.reply().strip() == replies.ALREADY_LOGGED_IN()
+            assert control.reply().startswith("250")
+            control.close()
+    finally:
+        responder.delay = 0.0
+
+
 def _pass(server: Ingress, name: str) -> str:
     control = server.control(None)
     control.secure(server.pki, server.cert(name))

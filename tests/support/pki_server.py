@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,14 @@ class PkiServer:
     """GET /<ca>.crl from <pki>/crls; POST /ocsp answers "good" unless the serial is in ``revoked``.
 
     Start it before minting the PKI (``url`` is the --base-url); ``signer`` may name another CA
-    directory under <pki>/ca to sign answers with the wrong key.
+    directory under <pki>/ca to sign answers with the wrong key; OCSP answers wait ``delay`` seconds.
     """
 
     def __init__(self, pki: Path) -> None:
         self.pki = pki
         self.revoked: set[int] = set()
         self.signer: str | None = None
+        self.delay = 0.0
         handler = functools.partial(_Handler, self, directory=str(pki / "crls"))
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -78,6 +80,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        time.sleep(self.owner.delay)
         answer = self.owner.answer(body)
         self.send_response(200)
         self.send_header("Content-Type", "application/ocsp-response")

@@ -51,9 +51,6 @@ class LoginCommands(Session):
         if self.authenticated:
             self.respond(replies.ALREADY_LOGGED_IN())
             return
-        if self._login_pending:
-            self.respond(replies.LOGIN_PENDING())
-            return
         if not self.username:
             self.respond(replies.USER_FIRST())
             return
@@ -77,14 +74,14 @@ class LoginCommands(Session):
         if answer is not None:
             self._ocsp_decides(accepted.identity, line, answer)
             return
-        # The responder is asked in the pipeline thread; the reply to PASS waits for it.
-        self._login_pending = True
+        # The responder is asked in the pipeline thread; the reply to PASS, and the commands a
+        # client sent after it without waiting, wait for it.
+        self.pause_commands()
         self.off_loop(ocsp.query, leaf, issuer, then=functools.partial(self._ocsp_answered, accepted.identity, line))
 
     def _ocsp_answered(self, identity: Identity, line: str, future: Future[Answer]) -> None:
-        self._login_pending = False
-        if not self.is_closed:
-            self._ocsp_decides(identity, line, "unavailable" if future.exception() else future.result())
+        answer: Answer = "unavailable" if future.exception() else future.result()
+        self.resume_after(lambda: self._ocsp_decides(identity, line, answer))
 
     def _ocsp_decides(self, identity: Identity, line: str, answer: Answer) -> None:
         assert self.validator.ocsp is not None

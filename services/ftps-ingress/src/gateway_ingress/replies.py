@@ -197,9 +197,6 @@ FOREIGN_ADDRESS = _reply(
 
 # --- login
 ALREADY_LOGGED_IN = _reply(503, "User already authenticated.", "Nothing: the session is logged in.")
-LOGIN_PENDING = _reply(
-    503, "Login in progress.", "Wait for the reply to the first PASS (the certificate's revocation is checked)."
-)
 USER_FIRST = _reply(503, "Login with USER first.", "Send USER (any name), then PASS (anything).")
 TOO_MANY_LOGINS = _reply(
     421,

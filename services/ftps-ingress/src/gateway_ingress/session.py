@@ -80,7 +80,6 @@ class Session(ControlInternals):
         self._hashing = False
         self._finalizing = False  # the upload's 226 (or failure reply) is still due: drain.py waits
         self._ending = False
-        self._login_pending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
         self._proxy_reader: ProxyHeaderReader | None = None
         self._counted_ip: str | None = None
