@@ -79,14 +79,16 @@ def test_hash_of_a_file_that_is_gone_says_why(ingress: Ingress) -> None:
     session.quit()
 
 
-def test_a_second_hash_while_one_runs_is_refused(ingress: Ingress) -> None:
+def test_commands_sent_during_a_hash_are_answered_after_it_in_order(ingress: Ingress) -> None:
     (_out(ingress) / "twice.xml").write_bytes(b"x" * 1000)
+    (_out(ingress) / "other.xml").write_bytes(b"y" * 10)
     control = ingress.control()
-    control.sock.sendall(b"HASH /out/twice.xml\r\nHASH /out/twice.xml\r\n")  # pipelined: one segment
-    assert control.reply().strip() == replies.HASH_BUSY()
+    # Pipelined, one segment: one file is read at a time, and every reply comes in the order asked.
+    control.sock.sendall(b"HASH /out/twice.xml\r\nNOOP\r\nHASH /out/other.xml\r\nXSHA256 /out/twice.xml\r\n")
     assert control.reply().startswith("213 SHA-256 0-999 ")
-    assert control.send("NOOP").startswith("200")  # and the next one may run again
-    assert control.send("HASH /out/twice.xml").startswith("213 SHA-256 0-999 ")
+    assert control.reply().startswith("200")
+    assert control.reply().startswith("213 SHA-256 0-9 ")
+    assert control.reply().strip() == replies.XSHA256(digest=hashlib.sha256(b"x" * 1000).hexdigest())
     control.close()
 
 

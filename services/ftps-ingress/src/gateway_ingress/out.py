@@ -70,19 +70,16 @@ class OutCommands(Session):
         if self.view.area(path) is not Area.OUT_FILE:
             self._refuse(command, replies.NOT_OUT_FILE, command=command)
             return
-        if self._hashing:
-            # One file read per session at a time: pipelined HASH commands must not tie up the threads.
-            self._refuse(command, replies.HASH_BUSY)
-            return
-        self._hashing = True
-
-        # Reading a whole file must not stall every other session on the FTP IO loop.
+        # Reading a whole file must not stall every other session on the FTP IO loop. Commands
+        # sent meanwhile wait, so their replies follow this one and pipelined HASH commands read
+        # one file at a time.
+        self.pause_commands()
         self.off_loop(_sha256_file, Path(path), then=functools.partial(self._hash_finished, reply))
 
     def _hash_finished(self, reply: Any, future: Future[tuple[str, int]]) -> None:
-        self._hashing = False
-        if self.is_closed:
-            return
+        self.resume_after(lambda: self._reply_hash(reply, future))
+
+    def _reply_hash(self, reply: Any, future: Future[tuple[str, int]]) -> None:
         error = future.exception()
         if error is not None:
             reason = os_reason(error, "read error")

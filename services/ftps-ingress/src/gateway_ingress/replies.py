@@ -379,12 +379,6 @@ NOT_OUT_FILE = _reply(
     "Ask for a file in /out.",
     "not_out_file",
 )
-HASH_BUSY = _reply(
-    450,
-    "A hash is still being computed; wait for its reply.",
-    "Wait for the reply to the previous HASH.",
-    "busy",
-)
 HASH_FAILED = _reply(550, "Cannot hash the file: {reason}.", "Check the name; list /out again.")
 HASH = _reply(213, "SHA-256 0-{last} {digest} {name}", "Compare with the SHA-256 of your download.")
 XSHA256 = _reply(213, "{digest}", "Compare with the SHA-256 of your download.")

@@ -77,7 +77,6 @@ class Session(ControlInternals):
         self.view: TenantView | None = None
         self._upload: PendingUpload | None = None
         self.upload_reply: str | None = None  # why the upload failed, sent once it is discarded
-        self._hashing = False
         self._finalizing = False  # the upload's 226 (or failure reply) is still due: drain.py waits
         self._ending = False
         self._upload_path = ""  # the client's path of self._upload, for SIZE/MDTM afterwards
