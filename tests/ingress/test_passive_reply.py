@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,7 +61,12 @@ def test_a_status_listing_within_the_hold_comes_after_the_held_reply(slow: Ingre
 def test_by_default_the_reply_waits_a_millisecond_only(ingress: Ingress) -> None:
     control = ingress.control()
     control.protect()
-    started = time.monotonic()
-    assert control.send("EPSV").startswith("229")
-    assert time.monotonic() - started < DELAY
+    waits = []
+    for _ in range(15):
+        started = time.monotonic()
+        assert control.send("EPSV").startswith("229")
+        waits.append(time.monotonic() - started)
     control.close()
+    # The median: one reply may wait for a busy machine. Far below a loop's poll interval
+    # (a loop polling every 50 ms held every reply 50 ms).
+    assert statistics.median(waits) < 0.02, waits

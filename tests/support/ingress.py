@@ -12,7 +12,6 @@ import ftplib
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pyftpdlib.servers import FTPServer
 from tests.support.clients import ClientCert, ftps
 from tests.support.ftps import Control, tls_context
 from tests.support.ports import free_port, free_port_range
+from tests.support.waiting import eventually
 
 T = TypeVar("T")
 
@@ -173,14 +173,6 @@ def server_end(pki: Path, client: str | None) -> SSL.Connection:
     return tls_pair(build_context(tls_settings(pki)), context)[0]
 
 
-def eventually(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    """Wait until ``condition()`` holds: the server acts on a client's close or a file in its own time."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
 def _stop_loop() -> None:
     raise SystemExit  # pyftpdlib's serve_forever ends on it and closes every connection
 
@@ -219,9 +211,9 @@ def running_ingress(
         config, layout, RouteTableSource(routes_file, interval=0), pipeline, build_validator(config), drain
     )
     pipeline.start()
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"timeout": 0.05, "handle_exit": True}, name="ftp-loop", daemon=True
-    )
+    # As __main__ runs it: without a poll timeout the loop sleeps until its next timer, so timers
+    # (the 1 ms hold of EPSV's reply) fire on time, not up to a poll interval late.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"handle_exit": True}, name="ftp-loop", daemon=True)
     ingress = Ingress(server, config, layout, pki, routes_file, thread)
     try:
         eventually(lambda: pipeline.bus.connected, "the ingress did not connect to the broker", timeout=30)
