@@ -34,7 +34,7 @@ def demo_backend() -> Iterator[str]:
             try:
                 urllib.request.urlopen(f"{url}/deliveries", timeout=1).close()
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 assert time.monotonic() < deadline, "the demo backend did not start"
                 time.sleep(0.1)
         yield url

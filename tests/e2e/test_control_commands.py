@@ -421,4 +421,6 @@ def test_a_large_listing_does_not_stall_other_sessions(
     print(f"LIST of {len(lines)} entries took {listing_seconds:.3f}s; NOOP latency worst {worst * 1000:.1f} ms")
     assert len(lines) >= 10_000
     # The listing is read off the FTP IO loop and sent in chunks: other sessions wait at most a chunk.
-    assert worst < max(0.25, listing_seconds / 4), (worst, listing_seconds)
+    # The worst, not a percentile: a loop held up by the listing delays one NOOP, the one in flight
+    # (690 ms before the fix); 0.4 s leaves room for a loaded machine (121 ms measured).
+    assert worst < max(0.4, listing_seconds / 4), (worst, listing_seconds)

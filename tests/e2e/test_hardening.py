@@ -15,8 +15,10 @@ import pytest
 
 from tests.e2e.conftest import ALT_LIMITS, ALT_OUT_QUOTA
 from tests.support.clients import ClientCert, ftps, wait_for_status
+from tests.support.files import entries_below, files_below
 from tests.support.ftps import Control, ftplib_session
 from tests.support.gateway import Gateway
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 CertFactory = Callable[[str], ClientCert]
@@ -101,7 +103,7 @@ def test_oversize_upload_is_refused_and_nothing_is_kept(alt_gateway: Gateway, pk
     txid = f"big-{uuid.uuid4().hex[:8]}"
     spool, txids = alt_gateway.data_dir / "spool", alt_gateway.data_dir / "txids"
     # Other tests' accepted uploads stay in the spool (kept for replay); only this one must go.
-    earlier = set(spool.rglob("*payload"))  # .tmp-payload while receiving
+    earlier = set(files_below(spool, "*payload"))  # .tmp-payload while receiving
     try:
         ftp.storbinary(f"STOR small-files/{txid}", io.BytesIO(b"x" * 2_000_000))  # small-files allows 1024
         reply = "no refusal"
@@ -111,10 +113,10 @@ def test_oversize_upload_is_refused_and_nothing_is_kept(alt_gateway: Gateway, pk
         reply = ftp.getmultiline()
     assert reply.startswith("552 Upload refused: the file exceeds this service's size limit of 1024 bytes"), reply
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (set(spool.rglob("*payload")) - earlier or list(txids.rglob(txid))):
+    while time.monotonic() < deadline and (set(files_below(spool, "*payload")) - earlier or entries_below(txids, txid)):
         time.sleep(0.05)
-    assert not set(spool.rglob("*payload")) - earlier, "the partial upload was removed"
-    assert not list(txids.rglob(txid)), "the transaction id is free again"
+    assert not set(files_below(spool, "*payload")) - earlier, "the partial upload was removed"
+    assert not entries_below(txids, txid), "the transaction id is free again"
     assert ftp.storbinary(f"STOR small-files/{txid}", io.BytesIO(b"small enough")).startswith("226")
     ftp.quit()
 
@@ -150,8 +152,8 @@ def test_connections_over_the_per_ip_limit_are_refused(alt_gateway: Gateway) -> 
         assert extra.makefile("rb").readline().decode().startswith("421 Too many connections from 127.0.0.3")
     assert Control(alt_gateway.ftps_port, source="127.0.0.33").greeting.startswith("220"), "other clients still in"
     held.pop().close()
-    time.sleep(0.2)
-    assert Control(alt_gateway.ftps_port, source="127.0.0.3").greeting.startswith("220"), "a freed slot is reusable"
+    # The slot is free once the ingress has seen the close, in its own time.
+    eventually(lambda: _greeting(alt_gateway.ftps_port, "127.0.0.3").startswith("220"), "a freed slot is reusable")
     for control in held:
         control.close()
 
@@ -195,6 +197,11 @@ def test_upload_refused_while_out_is_over_quota(alt_gateway: Gateway, pki: Path,
         ftp.quit()
     finally:
         filler.unlink(missing_ok=True)
+
+
+def _greeting(port: int, source: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as sock:
+        return sock.makefile("rb").readline().decode()
 
 
 def _bytes(data: bytes) -> io.BytesIO:

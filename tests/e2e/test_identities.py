@@ -18,6 +18,7 @@ from gateway_pki.demo import DEMO_CLIENTS
 from lxml import etree
 
 from tests.support.clients import ClientCert, curl, ftps, wait_for_status
+from tests.support.files import entries_below, files_below
 from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.e2e
@@ -217,21 +218,12 @@ class _Bytes:
 
 
 def _company_entries(gateway: Gateway, service: str) -> set[str]:
-    """What lies in the service folders of the company's certificates and its txid reservations.
-
-    The gateway removes a transaction's folder when its session ends; a walk that was inside it
-    then (FileNotFoundError from glob's scandir, seen once in CI) walks again.
-    """
+    """What lies in the service folders of the company's certificates and its txid reservations."""
     root = gateway.data_dir / "tenants" / COMPANY
-    for attempt in range(20):
-        try:
-            folders = {p.relative_to(root).as_posix() for p in root.glob(f"*/{service}/**/*")}
-            break
-        except FileNotFoundError:
-            if attempt == 19:
-                raise
+    below = [p.relative_to(root) for p in entries_below(root)]
+    folders = {p.as_posix() for p in below if len(p.parts) > 2 and p.parts[1] == service}
     reservations = gateway.data_dir / "txids" / COMPANY / service
-    return folders | {f"txid:{p.name}" for p in reservations.rglob("*") if p.is_file()}
+    return folders | {f"txid:{p.name}" for p in files_below(reservations)}
 
 
 def test_duplicate_transaction_id_is_refused_before_any_data(gateway: Gateway, cert: CertFactory) -> None:
@@ -313,7 +305,7 @@ def test_no_path_escapes_the_root(gateway: Gateway, cert: CertFactory, path: str
 def _spool(gateway: Gateway) -> set[Path]:
     """Everything in the spool but its shard folders, which stay once made."""
     spool = gateway.data_dir / "spool"
-    return {p for p in spool.rglob("*") if p.parent != spool}
+    return {p for p in entries_below(spool) if p.parent != spool}
 
 
 def test_a_failed_upload_leaves_nothing_and_frees_its_transaction_id(gateway: Gateway, cert: CertFactory) -> None:

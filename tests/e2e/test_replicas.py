@@ -33,6 +33,7 @@ from tests.support.broker import close_connections
 from tests.support.burst import final_statuses, own_gateway, upload_until
 from tests.support.clients import ClientCert, ftps, read_status
 from tests.support.gateway import SERVICES, Gateway
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 TENANT = "company/30808460"
@@ -213,6 +214,7 @@ def test_two_sweeping_status_replicas_remove_each_expired_item_once(pair: Gatewa
     before = _removed(pair, "status") + _removed(pair, "status#2")
     old = time.time() - 400 * DAY
     planted: list[Path] = []
+    pair.out_dir(TENANT).mkdir(parents=True, exist_ok=True)  # made by a login, which this test may not follow
     for n in range(200):
         # A finished transaction whose payload outlived the replay window.
         gtxid = new_id()
@@ -239,7 +241,14 @@ def test_two_sweeping_status_replicas_remove_each_expired_item_once(pair: Gatewa
     while time.monotonic() < deadline and any(p.exists() for p in planted):
         time.sleep(0.5)
     assert not [p for p in planted if p.exists()]
-    time.sleep(2.5)  # both replicas have finished their rounds and published their counters
+    # Each replica publishes its counts when its round has finished.
+    eventually(
+        lambda: _removed(pair, "status") + _removed(pair, "status#2") - before >= len(planted),
+        "both replicas counted their removals",
+        timeout=30,
+        poll=0.2,
+    )
+    time.sleep(2.5)  # a round that counted one item twice would have finished by now
     removed = _removed(pair, "status") + _removed(pair, "status#2") - before
     print(f"\n{len(planted)} expired items, {removed:.0f} removals counted by two sweeping status replicas")
     assert removed == len(planted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from tests.support.broker import private_vhost
 from tests.support.clients import ClientCert, curl
 from tests.support.gateway import BIN, Gateway
 from tests.support.pki_server import PkiServer
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -69,14 +70,6 @@ def login(gateway: Gateway, name: str) -> subprocess.CompletedProcess[str]:
     return curl(gateway.ftps_port, gateway.pki, client, "/", "--list-only", "-v")
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.2)
-
-
 def accepted(gateway: Gateway, name: str) -> bool:
     return login(gateway, name).returncode == 0
 
@@ -87,7 +80,7 @@ def refused_for(gateway: Gateway, name: str, reason: str) -> bool:
 
 def test_ocsp_refuses_what_no_crl_lists_yet(crl_gateway: Gateway, served: tuple[Path, PkiServer]) -> None:
     pki, host = served
-    eventually(lambda: accepted(crl_gateway, "function"))
+    eventually(lambda: accepted(crl_gateway, "function"), "function accepted", timeout=15, poll=0.2)
     company = x509.load_pem_x509_certificate((pki / "clients" / "company.crt").read_bytes())
     host.revoked.add(company.serial_number)
     assert refused_for(crl_gateway, "company", "revoked")
@@ -100,7 +93,7 @@ def test_crls_from_distribution_points_refresh_without_restart(
     pki, host = served
     # The issuing CA's CRL is only named by its leaves: the first login learns the URL (fail closed
     # meanwhile), the refresher fetches it at once.
-    eventually(lambda: accepted(crl_gateway, "employee"))
+    eventually(lambda: accepted(crl_gateway, "employee"), "employee accepted", timeout=15, poll=0.2)
     assert refused_for(crl_gateway, "revoked", "revoked")
     assert accepted(crl_gateway, "employee2")
 
@@ -115,7 +108,9 @@ def test_crls_from_distribution_points_refresh_without_restart(
         crl_number=2,
     )
     (pki / "crls" / "oces2-issuing.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
-    eventually(lambda: refused_for(crl_gateway, "employee2", "revoked"))
+    eventually(
+        lambda: refused_for(crl_gateway, "employee2", "revoked"), "employee2 refused as revoked", timeout=15, poll=0.2
+    )
 
     # The CRL and OCSP host goes down: the last good CRLs and the cached OCSP answers keep serving.
     host.stop()

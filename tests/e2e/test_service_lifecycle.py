@@ -26,6 +26,7 @@ import pytest
 from tests.support.broker import BrokerRelay, close_connections, private_vhost, rabbitmqctl, vhost_of
 from tests.support.clients import wait_for_status
 from tests.support.gateway import Gateway
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 CONSUMERS = ("router", "status", "adapter-heartbeat", "adapter-http")
@@ -144,6 +145,11 @@ def test_sigterm_ends_a_service_stuck_on_the_broker_within_its_drain_time(lifecy
     assert took < drain + 2.0, f"{service} took {took:.1f}s after SIGTERM (drain time {drain}s)"
 
 
+def _greeting(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        return sock.makefile("r").readline()
+
+
 def _ready(gw: Gateway, service: str) -> tuple[int, str]:
     url = f"http://127.0.0.1:{gw.http_ports[service]}/readyz"
     try:
@@ -151,15 +157,8 @@ def _ready(gw: Gateway, service: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
-
-
-def _wait_until(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:  # not listening (yet), or too slow
+        return 0, repr(exc)
 
 
 def test_readyz_is_red_without_the_broker_and_green_once_consuming_again(lifecycle: Gateway) -> None:
@@ -171,7 +170,7 @@ def test_readyz_is_red_without_the_broker_and_green_once_consuming_again(lifecyc
     try:
         close_connections(lifecycle.amqp_url)
         for service in CONSUMERS:
-            _wait_until(lambda s=service: _ready(lifecycle, s)[0] == 503, 30, f"{service} /readyz red")
+            eventually(lambda s=service: _ready(lifecycle, s)[0] == 503, f"{service} /readyz red", timeout=30, poll=0.2)
         time.sleep(3)  # several refused reconnection attempts later, still red
         for service in CONSUMERS:
             code, body = _ready(lifecycle, service)
@@ -180,7 +179,9 @@ def test_readyz_is_red_without_the_broker_and_green_once_consuming_again(lifecyc
     finally:
         rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     for service in CONSUMERS:
-        _wait_until(lambda s=service: _ready(lifecycle, s)[0] == 200, 60, f"{service} /readyz green again")
+        eventually(
+            lambda s=service: _ready(lifecycle, s)[0] == 200, f"{service} /readyz green again", timeout=60, poll=0.2
+        )
     queues = ("gateway.router.uploads", "gateway.status.events", "gateway.adapter.heartbeat", "gateway.adapter.http")
 
     def consumed() -> bool:
@@ -189,7 +190,7 @@ def test_readyz_is_red_without_the_broker_and_green_once_consuming_again(lifecyc
         return all(int(counts.get(queue, 0)) >= 1 for queue in queues)
 
     # The broker's consumer counts can trail the consumers' registration by a moment.
-    _wait_until(consumed, 15, f"a consumer on each of {queues}")
+    eventually(consumed, f"a consumer on each of {queues}", timeout=15, poll=0.2)
 
 
 def test_a_broker_restart_logs_one_warning_per_service_and_no_error(lifecycle: Gateway) -> None:
@@ -198,11 +199,14 @@ def test_a_broker_restart_logs_one_warning_per_service_and_no_error(lifecycle: G
     # Every connection cut, and the broker unreachable for 6 s: several reconnection attempts fail.
     lifecycle.relay.outage(6)  # type: ignore[attr-defined]
     for service in CONSUMERS:
-        _wait_until(lambda s=service: _ready(lifecycle, s)[0] == 200, 60, f"{service} ready after the restart")
-    _wait_until(
+        eventually(
+            lambda s=service: _ready(lifecycle, s)[0] == 200, f"{service} ready after the restart", timeout=60, poll=0.2
+        )
+    eventually(
         lambda: all("broker connection restored" in lifecycle.log(s)[offsets[s] :] for s in services),
-        60,
-        f"every service reconnected: { {s: lifecycle.log(s)[offsets[s] :][-1500:] for s in services} }",
+        "every service logged that its broker connection was restored",
+        timeout=60,
+        poll=0.2,
     )
     for service in services:
         lines = _lines(lifecycle.log(service)[offsets[service] :])
@@ -232,15 +236,17 @@ def test_sigterm_lets_a_running_upload_finish_refuses_new_logins_and_exits_0(
     )  # fmt: skip
     spool = lifecycle.data_dir / "spool"
     # A payload arrives as spool/<shard>/<gateway_txid>/.tmp-payload and becomes payload at its 226.
-    _wait_until(
-        lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/*/*payload")), 30, "the upload under way"
+    eventually(
+        lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/*/*payload")),
+        "the upload under way",
+        timeout=30,
+        poll=0.2,
     )
     sent = time.monotonic()
     ingress.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
-    with socket.create_connection(("127.0.0.1", lifecycle.ftps_port), timeout=5) as sock:
-        greeting = sock.makefile("r").readline()
-    assert greeting.startswith("421 "), greeting
+    # The ingress refuses new sessions once it has handled the signal, in its own time.
+    eventually(lambda: _greeting(lifecycle.ftps_port).startswith("421 "), "new sessions refused", timeout=5, poll=0.1)
+    greeting = _greeting(lifecycle.ftps_port)
     assert "reconnect" in greeting, greeting
     assert _ready(lifecycle, "ingress") == (503, '{"status":"not ready","reasons":["shutting down"]}')
     _, errors = upload.communicate(timeout=60)

@@ -20,6 +20,7 @@ from gateway_common.storage import StorageLayout
 
 from tests.support.clients import ClientCert, curl, ftps, wait_for_status
 from tests.support.gateway import Gateway, metric_value
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 COMPANY = "company/30808460"
@@ -106,7 +107,10 @@ async def test_a_deleted_status_file_stays_deleted_when_its_event_comes_again(
     name = f"status_heartbeat_{txid}.xml"
     status = wait_for_status(gateway.out_dir(COMPANY), name, 2)
     ledger = events_pb2.StatusHistory()
-    found = StorageLayout(gateway.data_dir).find_ledger(status.findtext("GatewayTransactionID") or "")
+    layout, gtxid = StorageLayout(gateway.data_dir), status.findtext("GatewayTransactionID") or ""
+    # The status service records the history last, a moment after the files in /out.
+    eventually(lambda: layout.find_ledger(gtxid) is not None, "the transaction's history was recorded")
+    found = layout.find_ledger(gtxid)
     assert found is not None
     ledger.ParseFromString(found.read_bytes())
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from gateway_ingress import replies
 
-from tests.support.ingress import Ingress, eventually, running_ingress
+from tests.support.ingress import Ingress, running_ingress
+from tests.support.waiting import eventually
 
 DATA = b"<report/>" * 1000
 

@@ -11,7 +11,8 @@ from gateway_ingress import replies
 from prometheus_client import REGISTRY
 
 from tests.support.ftps import Control, tls_context
-from tests.support.ingress import Ingress, eventually, running_ingress
+from tests.support.ingress import Ingress, running_ingress
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")

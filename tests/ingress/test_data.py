@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from gateway_ingress import replies
 
+from tests.support.files import files_below
 from tests.support.ftps import tls_context
-from tests.support.ingress import Ingress, eventually, running_ingress
+from tests.support.ingress import Ingress, running_ingress
+from tests.support.waiting import eventually
 
 TENANT = "company/30808460"
 
@@ -33,7 +35,7 @@ def _freed(ingress: Ingress, service: str, txid: str) -> None:
 
 
 def _payloads(ingress: Ingress) -> list[Path]:
-    return [p for p in ingress.layout.spool_dir.rglob("*") if p.is_file()]
+    return files_below(ingress.layout.spool_dir)
 
 
 def test_an_upload_ended_by_close_notify_is_stored(ingress: Ingress) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from gateway_ingress import replies
 
-from tests.support.ingress import Ingress, eventually, running_ingress
+from tests.support.ingress import Ingress, running_ingress
+from tests.support.waiting import eventually
 
 TENANT = "company/30808460"
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from gateway_ingress import replies
 
-from tests.support.ingress import eventually, running_ingress
+from tests.support.ingress import running_ingress
 from tests.support.ports import free_port_range
+from tests.support.waiting import eventually
 
 
 def test_listeners_per_address_are_limited_and_freed_with_their_session(

@@ -7,7 +7,8 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from tests.support.ftps import Control
-from tests.support.ingress import eventually, running_ingress
+from tests.support.ingress import running_ingress
+from tests.support.waiting import eventually
 
 
 def test_each_server_keeps_its_own_settings(tmp_path: Path, demo_pki: Path, module_vhost: str) -> None:

@@ -14,7 +14,8 @@ from gateway_ingress import replies
 from gateway_ingress.control import MAX_PAUSED_LINES
 from prometheus_client import REGISTRY
 
-from tests.support.ingress import Ingress, eventually, running_ingress
+from tests.support.ingress import Ingress, running_ingress
+from tests.support.waiting import eventually
 
 
 def _refusals(command: str, reason: str) -> float:

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from gateway_ingress import replies
 
+from tests.support.files import files_below
 from tests.support.ftps import tls_context
-from tests.support.ingress import ROUTES, Ingress, eventually, running_ingress
+from tests.support.ingress import ROUTES, Ingress, running_ingress
+from tests.support.waiting import eventually
 
 TENANT = "company/30808460"
 
@@ -26,7 +28,7 @@ def _spooled(ingress: Ingress, service: str, txid: str) -> bytes:
 
 
 def _spool_files(ingress: Ingress) -> list[Path]:
-    return [p for p in ingress.layout.spool_dir.rglob("*") if p.is_file()]
+    return files_below(ingress.layout.spool_dir)
 
 
 def _send_on_data_connection(ingress: Ingress, port: int, data: bytes) -> None:
