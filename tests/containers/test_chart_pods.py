@@ -378,8 +378,10 @@ def test_sigterm_drains_the_pods_like_kubernetes(deployed: Deployment, tmp_path:
     ingress = next(name for name in deployed.http_ports if "ingress" in name)
     grace = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
              for d in deployed.adapted.documents if d["kind"] == "Deployment"}  # fmt: skip
+    container = deployed.container(ingress)  # before the upload: every second of it is needed below
     payload = tmp_path / "drain-upload.bin"
-    payload.write_bytes(os.urandom(1 << 20) * 40)  # 40 MiB at 8 MiB/s: about 5 s
+    # 100 MiB at 8 MiB/s: about 12 s, so it still runs when the 421 is checked on a loaded machine.
+    payload.write_bytes(os.urandom(1 << 20) * 100)
     upload = subprocess.Popen(
         _curl_command(deployed, "/FTPSGW.Heartbeat/drain-upload", "--limit-rate", "8M", "-T", str(payload)),
         stdout=subprocess.PIPE,
@@ -389,7 +391,6 @@ def test_sigterm_drains_the_pods_like_kubernetes(deployed: Deployment, tmp_path:
     spool = deployed.volume / "spool"
     # A payload arrives as spool/<shard>/<gateway_txid>/.tmp-payload and becomes payload at its 226.
     _wait(lambda: any(p.stat().st_size > (4 << 20) for p in spool.glob("*/*/*payload")), 60, "the upload under way")
-    container = deployed.container(ingress)
     sent = time.monotonic()
     # `podman stop` sends SIGTERM and waits up to the grace period before SIGKILL, like the kubelet.
     stop = subprocess.Popen(

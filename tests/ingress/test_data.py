@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from gateway_ingress import replies
 
-from tests.support.files import files_below
 from tests.support.ftps import tls_context
 from tests.support.ingress import Ingress, running_ingress
 from tests.support.waiting import eventually
@@ -34,10 +33,6 @@ def _freed(ingress: Ingress, service: str, txid: str) -> None:
     eventually(lambda: ingress.layout.find_reservation(TENANT, service, txid) is None, f"{txid} stayed reserved")
 
 
-def _payloads(ingress: Ingress) -> list[Path]:
-    return files_below(ingress.layout.spool_dir)
-
-
 def test_an_upload_ended_by_close_notify_is_stored(ingress: Ingress) -> None:
     control, data = ingress.storing("heartbeat/tx-notify")
     payload = b"complete" * 10_000
@@ -52,19 +47,19 @@ def test_an_upload_ended_by_close_notify_is_stored(ingress: Ingress) -> None:
 
 
 def test_an_upload_cut_without_close_notify_is_refused_and_nothing_is_kept(ingress: Ingress) -> None:
-    before = _payloads(ingress)
+    before = ingress.settled_spool()
     control, data = ingress.storing("heartbeat/tx-cut")
     data.sendall(b"maybe truncated" * 1000)
     data.close()  # a TCP end without TLS close_notify: a middlebox or an attacker could do this
     assert control.reply().strip() == replies.NO_CLOSE_NOTIFY()
     _freed(ingress, "heartbeat", "tx-cut")
-    assert _payloads(ingress) == before
+    assert ingress.settled_spool() == before
     assert control.send("NOOP").startswith("200")
     control.close()
 
 
 def test_an_upload_over_the_services_size_limit_is_refused_and_nothing_is_kept(ingress: Ingress) -> None:
-    before = _payloads(ingress)
+    before = ingress.settled_spool()
     control, data = ingress.storing("small-files/tx-large")
     try:
         data.sendall(b"x" * 1025)  # one byte over the route's max_file_size of 1024
@@ -73,7 +68,7 @@ def test_an_upload_over_the_services_size_limit_is_refused_and_nothing_is_kept(i
         pass  # the server may have closed first
     assert control.reply().strip() == replies.FILE_TOO_LARGE(limit=1024)
     _freed(ingress, "small-files", "tx-large")
-    assert _payloads(ingress) == before
+    assert ingress.settled_spool() == before
     data.close()
     control.close()
 
@@ -130,11 +125,11 @@ def test_a_data_connection_that_does_not_handshake_in_time_is_closed(quick: Ingr
 
 
 def test_a_stalled_upload_is_aborted_and_nothing_is_kept(quick: Ingress) -> None:
-    before = _payloads(quick)
+    before = quick.settled_spool()
     control, data = quick.storing("heartbeat/tx-stalled")
     data.sendall(b"x" * 1000)  # and then nothing
     assert control.reply().strip() == replies.UPLOAD_STALLED(seconds=2)
     _freed(quick, "heartbeat", "tx-stalled")
-    assert _payloads(quick) == before
+    assert quick.settled_spool() == before
     data.close()
     control.close()

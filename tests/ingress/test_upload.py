@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from gateway_ingress import replies
 
-from tests.support.files import files_below
 from tests.support.ftps import tls_context
 from tests.support.ingress import ROUTES, Ingress, running_ingress
 from tests.support.waiting import eventually
@@ -25,10 +24,6 @@ def _spooled(ingress: Ingress, service: str, txid: str) -> bytes:
     reservation = ingress.layout.find_reservation(TENANT, service, txid)
     assert reservation is not None, f"{txid} was not reserved"
     return (ingress.layout.spool_txn(reservation.read_text()) / "payload").read_bytes()
-
-
-def _spool_files(ingress: Ingress) -> list[Path]:
-    return files_below(ingress.layout.spool_dir)
 
 
 def _send_on_data_connection(ingress: Ingress, port: int, data: bytes) -> None:
@@ -70,12 +65,12 @@ def test_colleagues_in_one_company_share_the_transaction_ids_of_a_service(ingres
 
 
 def test_names_outside_the_rule_are_refused_before_anything_is_kept(ingress: Ingress) -> None:
-    before = _spool_files(ingress)
+    before = ingress.settled_spool()
     session = ingress.client()
     with pytest.raises(ftplib.error_perm) as refused:
         session.storbinary("STOR heartbeat/bad name ", io.BytesIO(b"x"))
     assert str(refused.value).startswith("553 names may hold letters")
-    assert _spool_files(ingress) == before
+    assert ingress.settled_spool() == before
     session.quit()
 
 
@@ -200,7 +195,7 @@ def test_abor_right_after_a_stor_that_ended_a_waiting_one_ends_the_new_one(ingre
 
 
 def test_abor_during_an_upload_answers_426_then_226_and_keeps_nothing(ingress: Ingress) -> None:
-    before = _spool_files(ingress)
+    before = ingress.settled_spool()
     session = ingress.client()
     data = session.transfercmd("STOR heartbeat/tx-abor-running")
     data.sendall(b"x" * 100_000)
@@ -208,7 +203,7 @@ def test_abor_during_an_upload_answers_426_then_226_and_keeps_nothing(ingress: I
     assert session.getresp() == replies.ABOR_DONE()
     data.close()
     assert ingress.layout.find_reservation(TENANT, "heartbeat", "tx-abor-running") is None
-    assert _spool_files(ingress) == before
+    assert ingress.settled_spool() == before
     session.quit()
 
 

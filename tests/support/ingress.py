@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 from gateway_common.routes import RouteTableSource
-from gateway_common.storage import StorageLayout
+from gateway_common.storage import TMP_PREFIX, StorageLayout
 from gateway_ingress import replies
 from gateway_ingress.certificates import build_validator
 from gateway_ingress.control import GatewayHandler
@@ -33,6 +33,7 @@ from OpenSSL import SSL
 from pyftpdlib.servers import FTPServer
 
 from tests.support.clients import ClientCert, ftps
+from tests.support.files import files_below
 from tests.support.ftps import Control, tls_context
 from tests.support.ports import free_port, free_port_range
 from tests.support.waiting import eventually
@@ -67,6 +68,23 @@ class Ingress:
         """The configured handler class: its class attributes are the server's shared state."""
         handler: type[GatewayHandler] = self.server.handler
         return handler
+
+    def settled_spool(self) -> set[Path]:
+        """The spool's files once no event waits in the outbox and no partial payload is left.
+
+        An upload's event record moves beside its payload just after the 226, and a discarded
+        upload's partial payload goes off the loop after its reply: a snapshot taken before
+        those would differ from a later one without the test's own upload doing anything.
+        """
+
+        def settled() -> bool:
+            spool = files_below(self.layout.spool_dir)
+            return not files_below(self.layout.outbox_dir, "*.pb") and not [
+                p for p in spool if p.name.startswith(TMP_PREFIX)
+            ]
+
+        eventually(settled, "earlier uploads' spool and outbox files settled")
+        return set(files_below(self.layout.spool_dir))
 
     def cert(self, name: str) -> ClientCert:
         return ClientCert.from_pki(self.pki, name)
