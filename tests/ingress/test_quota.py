@@ -61,3 +61,23 @@ def test_measured_once_then_reused_and_refreshed_in_the_background(
 
     usage.forget(tmp_path)  # a DELE in /out on this replica
     assert usage.used(tmp_path) is None
+
+
+def test_a_measurement_taken_before_a_delete_is_not_kept(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    ioloop: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]]] = queue.SimpleQueue()
+    usage = OutUsage(10.0, loop, lambda fn, *args: ioloop.put((fn, args)))
+    (tmp_path / "big.xml").write_bytes(b"x" * 100)
+    answered: list[int | None] = []
+    usage.measure(tmp_path, lambda: answered.append(usage.used(tmp_path)))
+    measured, args = ioloop.get(timeout=5)  # /out was read: 100 bytes, on its way to the IO loop
+    (tmp_path / "big.xml").unlink()  # meanwhile a DELE in /out
+    usage.forget(tmp_path)
+    measured(*args)
+    # Kept, the 100 bytes would refuse uploads for up to max_age though they are gone: the
+    # waiting STOR gets a measurement taken after the delete instead.
+    assert answered == []
+    assert usage.used(tmp_path) is None
+    measured, args = ioloop.get(timeout=5)
+    measured(*args)
+    assert answered == [0]
+    assert usage.used(tmp_path) == 0

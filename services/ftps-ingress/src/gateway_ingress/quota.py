@@ -40,6 +40,8 @@ class OutUsage:
         self._clock = clock
         self._known: dict[Path, tuple[int, float]] = {}
         self._waiting: dict[Path, list[Callable[[], object]]] = {}
+        # /out folders deleted from while a measurement of them was under way.
+        self._outdated: set[Path] = set()
 
     def used(self, out_dir: Path) -> int | None:
         """The last reading for ``out_dir`` (refreshed in the background when old), or None."""
@@ -53,6 +55,8 @@ class OutUsage:
     def forget(self, out_dir: Path) -> None:
         """/out changed here (a delete): the next check measures again."""
         self._known.pop(out_dir, None)
+        if out_dir in self._waiting:  # that measurement may have counted the deleted file
+            self._outdated.add(out_dir)
 
     def measure(self, out_dir: Path, then: Callable[[], object]) -> None:
         """Measure ``out_dir`` on a worker thread; call ``then`` on the IO loop once it is known."""
@@ -61,10 +65,19 @@ class OutUsage:
             waiting.append(then)
             return
         self._waiting[out_dir] = [then]
+        self._start(out_dir)
+
+    def _start(self, out_dir: Path) -> None:
         future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(out_usage, out_dir), self._loop)
         future.add_done_callback(lambda done: self._call_soon(self._measured, out_dir, done))
 
     def _measured(self, out_dir: Path, done: Future[int]) -> None:
+        if out_dir in self._outdated:
+            # Kept, a reading from before a delete would refuse uploads for up to max_age for
+            # bytes that are gone: those waiting get one taken after it.
+            self._outdated.discard(out_dir)
+            self._start(out_dir)
+            return
         error = done.exception()
         if len(self._known) > KEEP:
             # Tenants not seen for a while are measured afresh when they come back.
