@@ -44,7 +44,9 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[Gate
             tmp_path_factory.mktemp("faults"),
             pki,
             url,
-            extra_env={"GATEWAY_RETRY_DELAYS": "[0.3, 0.6, 1]", "GATEWAY_MAX_ATTEMPTS": str(MAX_ATTEMPTS)},
+            # Attempts at 0, 0.3, 1.8 and 4.8 s: the outage test switches the backend back at 0.8 s, with
+            # 4 s to spare for a loaded machine (with [0.3, 0.6, 1] it had 1.1 s).
+            extra_env={"GATEWAY_RETRY_DELAYS": "[0.3, 1.5, 3]", "GATEWAY_MAX_ATTEMPTS": str(MAX_ATTEMPTS)},
         )
         try:
             gw.start()
