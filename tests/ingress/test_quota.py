@@ -81,3 +81,26 @@ def test_a_measurement_taken_before_a_delete_is_not_kept(tmp_path: Path, loop: a
     measured(*args)
     assert answered == [0]
     assert usage.used(tmp_path) == 0
+
+
+def test_a_waiting_stor_is_answered_while_deletes_keep_coming(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    # Another session deletes an /out file during every measurement (RETR and DELE in a loop, a
+    # large /out): the STOR waiting for the quota still gets an answer, from the second one.
+    ioloop: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]]] = queue.SimpleQueue()
+    usage = OutUsage(10.0, loop, lambda fn, *args: ioloop.put((fn, args)))
+    for n in range(5):
+        (tmp_path / f"s{n}.xml").write_bytes(b"x" * 10)
+    answered: list[int | None] = []
+    usage.measure(tmp_path, lambda: answered.append(usage.used(tmp_path)))
+    for n in range(5):
+        if answered:
+            break
+        measured, args = ioloop.get(timeout=5)
+        (tmp_path / f"s{n}.xml").unlink()
+        usage.forget(tmp_path)
+        measured(*args)
+    assert answered == [40], "answered with the reading taken after the first delete"
+    # That reading is kept as expired: the next check uses it once and measures again.
+    measured, args = ioloop.get(timeout=5)
+    measured(*args)
+    assert usage.used(tmp_path) == 30

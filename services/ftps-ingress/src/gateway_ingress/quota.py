@@ -40,8 +40,10 @@ class OutUsage:
         self._clock = clock
         self._known: dict[Path, tuple[int, float]] = {}
         self._waiting: dict[Path, list[Callable[[], object]]] = {}
-        # /out folders deleted from while a measurement of them was under way.
+        # /out folders deleted from while a measurement of them was under way, and those
+        # measured a second time for that (a second outdated reading is answered all the same).
         self._outdated: set[Path] = set()
+        self._remeasured: set[Path] = set()
 
     def used(self, out_dir: Path) -> int | None:
         """The last reading for ``out_dir`` (refreshed in the background when old), or None."""
@@ -72,19 +74,25 @@ class OutUsage:
         future.add_done_callback(lambda done: self._call_soon(self._measured, out_dir, done))
 
     def _measured(self, out_dir: Path, done: Future[int]) -> None:
-        if out_dir in self._outdated:
+        outdated = out_dir in self._outdated
+        self._outdated.discard(out_dir)
+        if outdated and out_dir not in self._remeasured:
             # Kept, a reading from before a delete would refuse uploads for up to max_age for
             # bytes that are gone: those waiting get one taken after it.
-            self._outdated.discard(out_dir)
+            self._remeasured.add(out_dir)
             self._start(out_dir)
             return
+        # Once only: a client deleting all the time (RETR and DELE in a loop) would otherwise
+        # keep those waiting here for good. A second outdated reading is answered, but kept as
+        # expired, so the next check measures again.
+        self._remeasured.discard(out_dir)
         error = done.exception()
         if len(self._known) > KEEP:
             # Tenants not seen for a while are measured afresh when they come back.
             cutoff = self._clock() - self.max_age
             self._known = {d: k for d, k in self._known.items() if k[1] >= cutoff}
         if error is None:
-            self._known[out_dir] = (done.result(), self._clock())
+            self._known[out_dir] = (done.result(), self._clock() - (self.max_age + 1 if outdated else 0))
         else:
             # Unreadable /out: the upload goes ahead (the quota protects /out, not the spool);
             # the next check measures again.
