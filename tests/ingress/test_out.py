@@ -6,6 +6,8 @@ import ftplib
 import hashlib
 import io
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +105,51 @@ def test_a_delete_in_out_frees_the_quota_at_once(tmp_path: Path, demo_pki: Path,
         # The measurement is an hour old at most; the delete alone makes it be taken again.
         assert session.storbinary("STOR heartbeat/tx-quota", io.BytesIO(b"x")).startswith("226")
         session.quit()
+
+
+def _fifo(folder: Path, name: str) -> Path:
+    """A named pipe in /out: a HASH of it waits, off the loop, until the test writes."""
+    path = folder / name
+    os.mkfifo(path)
+    return path
+
+
+def _release(fifo: Path, data: bytes = b"late") -> None:
+    with fifo.open("wb") as writer:  # opens once the hash has opened it for reading
+        writer.write(data)
+
+
+def test_noops_sent_while_a_hash_waits_keep_the_session_alive(
+    tmp_path: Path, demo_pki: Path, module_vhost: str
+) -> None:
+    with running_ingress(tmp_path, demo_pki, module_vhost, idle_timeout=2) as server:
+        fifo = _fifo(_out(server), "slow.xml")
+        control = server.control()
+        control.sock.sendall(b"HASH /out/slow.xml\r\n")
+        for _ in range(5):  # 2.5 s: past the idle timeout, had the waiting NOOPs not counted
+            time.sleep(0.5)
+            control.sock.sendall(b"NOOP\r\n")
+        _release(fifo)
+        assert control.reply().startswith("213 SHA-256 0-3 ")
+        assert [control.reply()[:3] for _ in range(5)] == ["200"] * 5
+        control.close()
+
+
+def test_a_command_sent_after_quit_during_an_upload_never_runs(ingress: Ingress) -> None:
+    folder = _out(ingress)
+    fifo = _fifo(folder, "slow-quit.xml")
+    (folder / "victim.xml").write_bytes(b"keep me")
+    control, data = ingress.storing("heartbeat/tx-quit-during-hash")
+    control.sock.sendall(b"HASH /out/slow-quit.xml\r\nQUIT\r\n")
+    time.sleep(0.2)
+    # After QUIT, in a segment of its own: pyftpdlib no longer reads a session whose QUIT waits
+    # for its transfer, so neither may the commands that waited for the hash.
+    control.sock.sendall(b"DELE /out/victim.xml\r\n")
+    time.sleep(0.2)
+    _release(fifo)
+    assert control.reply().startswith("213 SHA-256 0-3 ")
+    assert control.reply().startswith("221")
+    data.sendall(b"<x/>")
+    data.unwrap().close()
+    assert control.closed_by_server()  # with the transfer (pyftpdlib's QUIT; the 226 is not awaited)
+    assert (folder / "victim.xml").read_bytes() == b"keep me", "a command sent after QUIT ran"

@@ -13,6 +13,7 @@ import inspect
 import io
 import re
 import socket
+import time
 import tokenize
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,7 @@ CONTROL: dict[str, object] = {
     "_in_buffer": [],
     "_in_buffer_len": 0,
     "_extra_feats": ["AUTH TLS", "AUTH SSL", "PBSZ", "PROT"],
+    "_quit_pending": False,
 }
 DATA: dict[str, object] = {
     "_closed": False,
@@ -66,6 +68,7 @@ CONTROL_METHODS = ("_make_epasv", "_make_eport", "_shutdown_connecting_dtp")
 DATA_METHODS = ("_do_ssl_shutdown",)
 # Lists whose contents depend on the platform: checked for their kind only.
 FACTS = ("_available_facts", "_current_facts")
+IDLER = ("_idler",)  # the idle timer: test_a_noted_command_line_restarts_the_idle_timer
 CHAT = ("_fileno",)  # every AsyncChat's key on the IO loop, which IOLoop.close() sorts by
 
 
@@ -85,6 +88,7 @@ def relied_on() -> set[str]:
 
 def test_every_private_name_the_adapter_uses_is_checked_here() -> None:
     checked = set(CONTROL) | set(DATA) | set(CONTROL_METHODS) | set(DATA_METHODS) | set(FACTS) | set(CHAT)
+    checked |= set(IDLER)
     assert relied_on() - checked == set(), "pyftpdlib_internals.py uses these private names unchecked"
     assert checked - relied_on() == set(), "checked here but no longer used by pyftpdlib_internals.py"
 
@@ -316,6 +320,29 @@ def test_the_command_buffer_is_the_line_pyftpdlib_executes(
     handler.buffer_command_bytes(b"PWD")
     handler.found_terminator()
     assert handler.calls == [("command", "NOOP"), ("command", "PWD")]
+
+
+def test_a_noted_command_line_restarts_the_idle_timer(
+    server: FTPServer, loop: IOLoop, clients: list[socket.socket]
+) -> None:
+    handler = control(Recorder, server, loop, clients)
+    timer = handler._idler  # started with the session (pyftpdlib's handle())
+    assert callable(getattr(timer, "reset", None)), "pyftpdlib's idle timer has no reset() any more"
+    first = timer.timeout
+    time.sleep(0.01)
+    handler.note_command_line()
+    assert timer.timeout > first, "note_command_line did not restart pyftpdlib's idle timer"
+    assert not timer.cancelled
+
+
+def test_quit_during_a_transfer_is_pending(server: FTPServer, loop: IOLoop, clients: list[socket.socket]) -> None:
+    handler = control(Recorder, server, loop, clients)
+    handler._prot = True
+    handler.data_channel = data(TLS_DTPHandler, handler, clients)
+    assert not handler.quit_pending
+    handler.ftp_QUIT("")
+    assert handler.quit_pending, "pyftpdlib's QUIT during a transfer no longer sets _quit_pending"
+    handler.data_channel.close()
 
 
 def test_type_and_rest_as_pyftpdlib_keeps_them(server: FTPServer, loop: IOLoop, clients: list[socket.socket]) -> None:

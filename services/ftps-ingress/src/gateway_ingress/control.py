@@ -192,6 +192,7 @@ class GatewayHandler(
                 self._refuse("?", replies.TOO_MANY_WAITING_COMMANDS, limit=MAX_PAUSED_LINES)
                 self.close_when_done()
                 return
+            self.note_command_line()  # the client is there: a keepalive NOOP counts, though it waits
             self._paused_lines.append(self.take_command_line())
             return
         super().found_terminator()

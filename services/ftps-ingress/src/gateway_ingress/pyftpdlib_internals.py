@@ -128,6 +128,20 @@ class ControlInternals(ChannelState, TLSState, TLS_FTPHandler):  # type: ignore[
         """MLST facts selected for this session (OPTS MLST): FEAT marks them."""
         return self._current_facts
 
+    _idler: Any
+    _quit_pending: bool
+
+    @property
+    def quit_pending(self) -> bool:
+        """QUIT came while a data channel was open: the session ends with that transfer and runs
+        no command after it (pyftpdlib stops reading the connection instead of closing it)."""
+        return self._quit_pending
+
+    def note_command_line(self) -> None:
+        """A command line arrived: restart the idle timer, as pyftpdlib's found_terminator does."""
+        if self._idler is not None and not self._idler.cancelled:
+            self._idler.reset()
+
     def buffer_command_bytes(self, data: bytes) -> int:
         """Add received bytes to the command line being read; the line's length so far.
 

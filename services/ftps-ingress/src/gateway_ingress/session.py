@@ -126,12 +126,12 @@ class Session(ControlInternals):
     def resume_after(self, command: Callable[[], object]) -> None:
         """Run the paused ``command`` again on the IO loop, then the commands read meanwhile, in order.
 
-        Nothing runs once the session is ending (a 421 sent, QUIT): like pyftpdlib's own loop,
-        which reads no command after close_when_done. This runs from the waker, outside
+        Nothing runs once the session is ending (a 421 sent, QUIT, or QUIT during a transfer,
+        which pyftpdlib answers and then stops reading). This runs from the waker, outside
         pyftpdlib's error handling, so an error ends the session as pyftpdlib's would.
         """
         waiting, self._paused_lines = self._paused_lines or [], None
-        if self.is_closing:
+        if self._reads_no_more_commands:
             return
         try:
             command()
@@ -140,13 +140,17 @@ class Session(ControlInternals):
                 return
             partial = self.take_command_line()  # a line not ended yet stays the one being read
             for line in waiting:
-                if self.is_closing:
+                if self._reads_no_more_commands:
                     return
                 self.put_command_line(line)
                 self.found_terminator()
             self.put_command_line(partial)
         except Exception:
             self.handle_error()
+
+    @property
+    def _reads_no_more_commands(self) -> bool:
+        return self.is_closing or self.quit_pending
 
     def on_loop(self, then: Callable[..., None], *args: Any) -> Callable[[Future[Any]], None]:
         """A done-callback for another thread's future: ``then(*args, future)`` runs on the FTP IO loop."""
