@@ -194,6 +194,18 @@ def test_abor_right_after_a_stor_that_ended_a_waiting_one_ends_the_new_one(ingre
     control.close()
 
 
+def test_an_upload_whose_client_quits_before_its_226_is_kept_and_published(ingress: Ingress) -> None:
+    control, data = ingress.storing("heartbeat/tx-quit-early")
+    data.sendall(b"<all of it/>")
+    assert control.send("QUIT").startswith("221")  # RFC 959: the session ends with the transfer
+    data.unwrap().close()
+    assert control.closed_by_server()  # pyftpdlib closes with the data connection, before the 226
+    # Every byte arrived and the data connection ended cleanly: the upload is the gateway's now.
+    eventually(lambda: ingress.layout.find_reservation(TENANT, "heartbeat", "tx-quit-early") is not None, "reserved")
+    ingress.settled_spool()  # its event published and moved beside the payload
+    assert _spooled(ingress, "heartbeat", "tx-quit-early") == b"<all of it/>"
+
+
 def test_abor_during_an_upload_answers_426_then_226_and_keeps_nothing(ingress: Ingress) -> None:
     before = ingress.settled_spool()
     session = ingress.client()
