@@ -14,13 +14,14 @@ client that sends its next command without waiting still reads the replies in or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gateway_ingress.session import Session
 
 
 class PassiveReplyTiming(Session):
-    _held: list[tuple[bool, Any]] | None = None
+    _held: list[tuple[Callable[[Any], None], Any]] | None = None
 
     def open_passive_listener(self, extmode: bool) -> None:
         self.hold_replies(self.settings.passive_reply_delay)
@@ -36,23 +37,20 @@ class PassiveReplyTiming(Session):
     def release_replies(self) -> None:
         held, self._held = self._held, None
         if held and not self.is_closed:
-            for producer, data in held:
-                if producer:
-                    super().push_with_producer(data)
-                else:
-                    super().push(data)
+            for send, data in held:
+                send(data)
 
     # Both ways into asynchat's output queue: replies go through push, STAT <path>'s listing
     # through push_with_producer.
     def push(self, data: Any) -> None:
         if self._held is not None:
-            self._held.append((False, data))
+            self._held.append((super().push, data))
         else:
             super().push(data)
 
     def push_with_producer(self, producer: Any) -> None:
         if self._held is not None:
-            self._held.append((True, producer))
+            self._held.append((super().push_with_producer, producer))
         else:
             super().push_with_producer(producer)
 
