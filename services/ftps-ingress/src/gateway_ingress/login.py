@@ -76,15 +76,10 @@ class LoginCommands(Session):
             return
         # The responder is asked in the pipeline thread; the reply to PASS, and the commands a
         # client sent after it without waiting, wait for it.
-        self.pause_commands()
         self.off_loop(ocsp.query, leaf, issuer, then=functools.partial(self._ocsp_answered, accepted.identity, line))
 
     def _ocsp_answered(self, identity: Identity, line: str, future: Future[Answer]) -> None:
-        # The future is read inside resume_after's error handling: an error there ends the
-        # session rather than leaving its commands paused for good.
-        self.resume_after(
-            lambda: self._ocsp_decides(identity, line, "unavailable" if future.exception() else future.result())
-        )
+        self._ocsp_decides(identity, line, "unavailable" if future.exception() else future.result())
 
     def _ocsp_decides(self, identity: Identity, line: str, answer: Answer) -> None:
         assert self.validator.ocsp is not None

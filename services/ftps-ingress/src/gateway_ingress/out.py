@@ -71,13 +71,8 @@ class OutCommands(Session):
             self._refuse(command, replies.NOT_OUT_FILE, command=command)
             return
         # Reading a whole file must not stall every other session on the FTP IO loop. Commands
-        # sent meanwhile wait, so their replies follow this one and pipelined HASH commands read
-        # one file at a time.
-        self.pause_commands()
-        self.off_loop(_sha256_file, Path(path), then=functools.partial(self._hash_finished, reply))
-
-    def _hash_finished(self, reply: Any, future: Future[tuple[str, int]]) -> None:
-        self.resume_after(lambda: self._reply_hash(reply, future))
+        # sent meanwhile wait (off_loop), so pipelined HASH commands read one file at a time.
+        self.off_loop(_sha256_file, Path(path), then=functools.partial(self._reply_hash, reply))
 
     def _reply_hash(self, reply: Any, future: Future[tuple[str, int]]) -> None:
         error = future.exception()

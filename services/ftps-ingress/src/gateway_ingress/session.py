@@ -111,11 +111,13 @@ class Session(ControlInternals):
     def off_loop(self, function: Callable[..., T], *args: Any, then: Callable[[Future[T]], None] | None = None) -> None:
         """Run blocking ``function(*args)`` on the pipeline's threads, never on the FTP IO loop.
 
-        ``then`` gets the finished future back on the FTP IO loop, where it may reply.
+        ``then`` gets the finished future back on the FTP IO loop, where it may reply; commands
+        read meanwhile wait for it (pause_commands), so their replies follow its reply.
         """
         future = asyncio.run_coroutine_threadsafe(asyncio.to_thread(function, *args), self.pipeline.loop)
         if then is not None:
-            future.add_done_callback(self.on_loop(then))
+            self.pause_commands()
+            future.add_done_callback(self.on_loop(lambda done: self.resume_after(lambda: then(done))))
 
     def pause_commands(self) -> None:
         """The running command answers later (from another thread's result): commands read
