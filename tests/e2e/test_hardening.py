@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.conftest import ALT_LIMITS, ALT_OUT_QUOTA
 from tests.support.clients import ClientCert, ftps, wait_for_status
 from tests.support.files import entries_below, files_below
-from tests.support.ftps import Control, ftplib_session
+from tests.support.ftps import Control, ftplib_session, greeting
 from tests.support.gateway import Gateway
 from tests.support.waiting import eventually
 
@@ -153,7 +153,7 @@ def test_connections_over_the_per_ip_limit_are_refused(alt_gateway: Gateway) -> 
     assert Control(alt_gateway.ftps_port, source="127.0.0.33").greeting.startswith("220"), "other clients still in"
     held.pop().close()
     # The slot is free once the ingress has seen the close, in its own time.
-    eventually(lambda: _greeting(alt_gateway.ftps_port, "127.0.0.3").startswith("220"), "a freed slot is reusable")
+    eventually(lambda: greeting(alt_gateway.ftps_port, "127.0.0.3").startswith("220"), "a freed slot is reusable")
     for control in held:
         control.close()
 
@@ -197,11 +197,6 @@ def test_upload_refused_while_out_is_over_quota(alt_gateway: Gateway, pki: Path,
         ftp.quit()
     finally:
         filler.unlink(missing_ok=True)
-
-
-def _greeting(port: int, source: str) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as sock:
-        return sock.makefile("rb").readline().decode()
 
 
 def _bytes(data: bytes) -> io.BytesIO:

@@ -19,7 +19,7 @@ from lxml import etree
 
 from tests.support.clients import ClientCert, curl, ftps, wait_for_status
 from tests.support.files import entries_below, files_below
-from tests.support.gateway import Gateway
+from tests.support.gateway import Gateway, metric_value
 
 pytestmark = pytest.mark.e2e
 CertFactory = Callable[[str], ClientCert]
@@ -87,9 +87,9 @@ def _refusals(gateway: Gateway, reason: str) -> float:
 
 
 def _command_refusals(gateway: Gateway, command: str, reason: str) -> float:
-    prefix = f'gateway_ftps_refusals_total{{command="{command}",reason="{reason}"}} '
-    lines = [line for line in gateway.metrics("ingress").splitlines() if line.startswith(prefix)]
-    return float(lines[0].split()[-1]) if lines else 0.0
+    return metric_value(
+        gateway.metrics("ingress"), f'gateway_ftps_refusals_total{{command="{command}",reason="{reason}"}}'
+    )
 
 
 @pytest.mark.parametrize("name", [None, *REFUSED])

@@ -25,6 +25,7 @@ import pytest
 
 from tests.support.broker import BrokerRelay, close_connections, private_vhost, rabbitmqctl, vhost_of
 from tests.support.clients import wait_for_status
+from tests.support.ftps import greeting
 from tests.support.gateway import Gateway
 from tests.support.waiting import eventually
 
@@ -145,11 +146,6 @@ def test_sigterm_ends_a_service_stuck_on_the_broker_within_its_drain_time(lifecy
     assert took < drain + 2.0, f"{service} took {took:.1f}s after SIGTERM (drain time {drain}s)"
 
 
-def _greeting(port: int) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        return sock.makefile("r").readline()
-
-
 def _ready(gw: Gateway, service: str) -> tuple[int, str]:
     url = f"http://127.0.0.1:{gw.http_ports[service]}/readyz"
     try:
@@ -245,9 +241,9 @@ def test_sigterm_lets_a_running_upload_finish_refuses_new_logins_and_exits_0(
     sent = time.monotonic()
     ingress.send_signal(signal.SIGTERM)
     # The ingress refuses new sessions once it has handled the signal, in its own time.
-    eventually(lambda: _greeting(lifecycle.ftps_port).startswith("421 "), "new sessions refused", timeout=5, poll=0.1)
-    greeting = _greeting(lifecycle.ftps_port)
-    assert "reconnect" in greeting, greeting
+    eventually(lambda: greeting(lifecycle.ftps_port).startswith("421 "), "new sessions refused", timeout=5, poll=0.1)
+    refused = greeting(lifecycle.ftps_port)
+    assert "reconnect" in refused, refused
     assert _ready(lifecycle, "ingress") == (503, '{"status":"not ready","reasons":["shutting down"]}')
     _, errors = upload.communicate(timeout=60)
     assert upload.returncode == 0, errors  # curl says 0 only after the 226

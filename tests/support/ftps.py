@@ -37,6 +37,13 @@ def ftplib_session(
     return ftp
 
 
+def greeting(port: int, source: str = "127.0.0.1") -> str:
+    """The first reply the server gives a new control connection from ``source``, which then closes."""
+    control = Control(port, source=source)
+    control.close()
+    return control.greeting
+
+
 class Control:
     """A bare control connection for commands no ordinary client would send."""
 

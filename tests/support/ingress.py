@@ -78,10 +78,9 @@ class Ingress:
         """
 
         def settled() -> bool:
-            spool = files_below(self.layout.spool_dir)
-            return not files_below(self.layout.outbox_dir, "*.pb") and not [
-                p for p in spool if p.name.startswith(TMP_PREFIX)
-            ]
+            return not files_below(self.layout.outbox_dir, "*.pb") and not files_below(
+                self.layout.spool_dir, TMP_PREFIX + "*"
+            )
 
         eventually(settled, "earlier uploads' spool and outbox files settled")
         return set(files_below(self.layout.spool_dir))
